@@ -1,0 +1,145 @@
+"""Relaying a child's stdout and stderr to ours, every byte, in order per stream.
+
+When our stream is backed by a file descriptor (a terminal, a pipe, a file) the
+child writes to it directly: nothing to copy, nothing to lose, full speed. Only
+when our stream is a Python object without one (captured output, a notebook)
+do we read the child's pipe and copy it over, in large chunks.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import subprocess
+import sys
+import time
+from types import TracebackType
+from typing import IO, Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+_CHUNK = 1 << 20
+# After the process exits, a descendant may still hold the pipe open; stop
+# relaying once no data has come for this long.
+_LINGER_SECONDS = 1.0
+
+
+def _direct_fd(stream: IO[Any]) -> int | None:
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    stream.flush()  # our own earlier writes go first
+    return fd
+
+
+def _target_for(stream: IO[Any]) -> int:
+    fd = _direct_fd(stream)
+    return subprocess.PIPE if fd is None else fd
+
+
+class _Sink:
+    """Writes bytes to a Python stream, binary when it can."""
+
+    def __init__(self, stream: IO[Any]) -> None:
+        self.stream = stream
+        self.buffer = getattr(stream, "buffer", None)
+        self.decoder = None if self.buffer is not None else codecs.getincrementaldecoder("utf-8")("replace")
+        stream.flush()
+
+    def write(self, data: bytes) -> None:
+        if self.buffer is not None:
+            self.buffer.write(data)
+            self.buffer.flush()
+        else:
+            assert self.decoder is not None
+            self.stream.write(self.decoder.decode(data))
+            self.stream.flush()
+
+    def finish(self) -> None:
+        if self.decoder is not None:
+            self.stream.write(self.decoder.decode(b"", final=True))
+            self.stream.flush()
+
+
+class OutputRelay:
+    """Where a child's output goes, and the pumps that copy it when needed."""
+
+    def __init__(
+        self,
+        enabled: bool,
+        stdout: IO[Any] | None = None,
+        stderr: IO[Any] | None = None,
+    ) -> None:
+        self.enabled = enabled
+        self._streams = (stdout or sys.stdout, stderr or sys.stderr)
+        self.stdout_target: int = subprocess.DEVNULL
+        self.stderr_target: int = subprocess.DEVNULL
+        if enabled:
+            self.stdout_target = _target_for(self._streams[0])
+            self.stderr_target = _target_for(self._streams[1])
+        self._open_pumps = 0
+        self._all_done = anyio.Event()
+        self._last_data = time.monotonic()
+        self._scopes: list[anyio.CancelScope] = []
+
+    def __enter__(self) -> OutputRelay:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._cancel_pumps()
+
+    def _cancel_pumps(self) -> None:
+        for scope in self._scopes:
+            scope.cancel()
+
+    def start(self, task_group: TaskGroup, popen: subprocess.Popen[bytes]) -> None:
+        pipes = [
+            (popen.stdout, self._streams[0]),
+            (popen.stderr, self._streams[1]),
+        ]
+        for pipe, stream in pipes:
+            if pipe is not None:
+                self._open_pumps += 1
+                task_group.start_soon(self._pump, pipe, _Sink(stream))
+        if self._open_pumps == 0:
+            self._all_done.set()
+
+    async def _pump(self, pipe: IO[bytes], sink: _Sink) -> None:
+        fd = pipe.fileno()
+        os.set_blocking(fd, False)
+        scope = anyio.CancelScope()
+        self._scopes.append(scope)
+        try:
+            with scope:
+                while True:
+                    await anyio.wait_readable(fd)
+                    try:
+                        data = os.read(fd, _CHUNK)
+                    except BlockingIOError:
+                        continue
+                    if not data:
+                        break
+                    self._last_data = time.monotonic()
+                    sink.write(data)
+        finally:
+            sink.finish()
+            pipe.close()
+            self._open_pumps -= 1
+            if self._open_pumps == 0:
+                self._all_done.set()
+
+    async def drain_after_exit(self) -> None:
+        """Wait for the pipes to reach end of file once the process has exited."""
+        while not self._all_done.is_set():
+            with anyio.move_on_after(0.1):
+                await self._all_done.wait()
+            if time.monotonic() - self._last_data > _LINGER_SECONDS:
+                self._cancel_pumps()  # a lingering descendant holds the pipe
+                break

@@ -1,0 +1,1 @@
+"""Infrastructure: the places a command can run."""

@@ -1,0 +1,180 @@
+"""``Infrastructure``: the contract every kind of run target follows."""
+
+from __future__ import annotations
+
+import json
+import logging
+from abc import abstractmethod
+from datetime import timezone
+from typing import Any, ClassVar, TypeVar
+
+from anyio.abc import TaskStatus
+from pydantic import BaseModel, Field
+
+from launchbay._internal.asyncutils import sync_compatible
+from launchbay.blocks.core import Block
+from launchbay.models import Deployment, Flow, FlowRun
+from launchbay.settings import get_current_settings
+
+I = TypeVar("I", bound="Infrastructure")
+
+FLOW_RUN_ID_ENV = "LAUNCHBAY__FLOW_RUN_ID"
+FLOW_ENTRYPOINT_ENV = "LAUNCHBAY__FLOW_ENTRYPOINT"
+FLOW_PARAMETERS_ENV = "LAUNCHBAY__FLOW_PARAMETERS"
+LABEL_PREFIX = "launchbay.io/"
+
+
+class InfrastructureResult(BaseModel):
+    """What a finished run reports. Truthy exactly when ``status_code == 0``."""
+
+    identifier: str = Field(description="The infrastructure pid the run was reported under.")
+    status_code: int = Field(description="Exit code of the work; -1 when unknown.")
+    reason: str | None = Field(
+        default=None,
+        description="Why the work ended when that is known and not a plain exit "
+        "(a signal, OOMKilled, a pull failure, a timeout).",
+    )
+
+    def __bool__(self) -> bool:
+        return self.status_code == 0
+
+
+class Infrastructure(Block):
+    """Base class of the places a command can run."""
+
+    _block_schema_capabilities: ClassVar[list[str]] = ["run-infrastructure"]
+
+    type: str = Field(description="The kind of infrastructure.")
+    env: dict[str, str | None] = Field(
+        default_factory=dict,
+        title="Environment",
+        description="Environment variables; a null value removes an inherited variable.",
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="Metadata labels.")
+    name: str | None = Field(default=None, description="Name given to the infrastructure.")
+    command: list[str] | None = Field(default=None, description="The command to run.")
+
+    @property
+    def logger(self) -> logging.Logger:
+        return logging.getLogger(f"launchbay.infrastructure.{self.type}")
+
+    # --- the contract -----------------------------------------------------
+
+    @sync_compatible
+    async def run(self, task_status: TaskStatus[str] | None = None) -> InfrastructureResult:
+        """Create the infrastructure, report its pid through ``task_status``,
+        monitor it to the end and return the result."""
+        if not self.command:
+            raise ValueError(f"{type(self).__name__} cannot be run with empty command.")
+        if task_status is None:
+            from anyio import TASK_STATUS_IGNORED
+
+            task_status = TASK_STATUS_IGNORED
+        return await self._run(task_status)
+
+    @sync_compatible
+    async def kill(self, infrastructure_pid: str, grace_seconds: int = 30) -> None:
+        """Stop work started by ``run`` (possibly by another process)."""
+        await self._kill(infrastructure_pid, grace_seconds)
+
+    @sync_compatible
+    async def attach(
+        self, infrastructure_pid: str, task_status: TaskStatus[str] | None = None
+    ) -> InfrastructureResult:
+        """Resume monitoring (and output streaming) of work started elsewhere."""
+        if task_status is None:
+            from anyio import TASK_STATUS_IGNORED
+
+            task_status = TASK_STATUS_IGNORED
+        return await self._attach(infrastructure_pid, task_status)
+
+    @abstractmethod
+    def preview(self) -> str:
+        """Exactly what would be created, without creating anything."""
+
+    @abstractmethod
+    async def _run(self, task_status: TaskStatus[str]) -> InfrastructureResult: ...
+
+    @abstractmethod
+    async def _kill(self, infrastructure_pid: str, grace_seconds: int) -> None: ...
+
+    async def _attach(
+        self, infrastructure_pid: str, task_status: TaskStatus[str]
+    ) -> InfrastructureResult:
+        raise NotImplementedError(f"{type(self).__name__} does not support attach")
+
+    # --- flow runs ----------------------------------------------------------
+
+    @staticmethod
+    def _base_environment() -> dict[str, str]:
+        """The settings the user set, passed on to every launched run."""
+        return get_current_settings().to_environment_variables(exclude_unset=True)
+
+    @classmethod
+    def _base_flow_run_command(cls) -> list[str]:
+        return ["python", "-m", "launchbay.engine"]
+
+    @staticmethod
+    def _base_flow_run_environment(flow_run: FlowRun) -> dict[str, str]:
+        env = {FLOW_RUN_ID_ENV: flow_run.id.hex}
+        if flow_run.entrypoint:
+            env[FLOW_ENTRYPOINT_ENV] = flow_run.entrypoint
+        if flow_run.parameters:
+            env[FLOW_PARAMETERS_ENV] = json.dumps(flow_run.parameters)
+        return env
+
+    @staticmethod
+    def _base_flow_run_labels(flow_run: FlowRun) -> dict[str, str]:
+        from launchbay import __version__
+
+        return {
+            f"{LABEL_PREFIX}flow-run-id": str(flow_run.id),
+            f"{LABEL_PREFIX}flow-run-name": flow_run.name,
+            f"{LABEL_PREFIX}version": __version__,
+        }
+
+    def prepare_for_flow_run(
+        self: I,
+        flow_run: FlowRun,
+        deployment: Deployment | None = None,
+        flow: Flow | None = None,
+    ) -> I:
+        """A copy set up to run ``flow_run``; the block's own values win."""
+        labels = self._base_flow_run_labels(flow_run)
+        if deployment is not None:
+            labels[f"{LABEL_PREFIX}deployment-name"] = deployment.name
+            if deployment.updated is not None:
+                updated = deployment.updated
+                if updated.tzinfo is None:
+                    updated = updated.replace(tzinfo=timezone.utc)
+                labels[f"{LABEL_PREFIX}deployment-updated"] = updated.astimezone(
+                    timezone.utc
+                ).isoformat()
+        if flow is not None:
+            labels[f"{LABEL_PREFIX}flow-name"] = flow.name
+        update: dict[str, Any] = {
+            "env": {**self._base_flow_run_environment(flow_run), **self.env},
+            "labels": {**labels, **self.labels},
+            "name": self.name or flow_run.name,
+            "command": self.command or self._base_flow_run_command(),
+        }
+        return self.model_copy(update=update, deep=True)
+
+
+def infrastructure_type_for_pid(infrastructure_pid: str) -> str:
+    """Which kind of infrastructure a pid belongs to, from its shape.
+
+    process: ``host:pid``; docker-container: ``<base url>:<container id>`` (the
+    base URL has a scheme); kubernetes-job: ``<cluster uid>:<namespace>:<job>``.
+    """
+    if "://" in infrastructure_pid:
+        return "docker-container"
+    parts = infrastructure_pid.split(":")
+    if len(parts) == 2 and parts[1].isdigit() and parts[0]:
+        return "process"
+    if len(parts) == 3 and all(parts):
+        return "kubernetes-job"
+    raise ValueError(
+        f"Cannot tell what {infrastructure_pid!r} is: expected HOST:PID (process), "
+        "BASE_URL:CONTAINER_ID (Docker) or CLUSTER_UID:NAMESPACE:JOB (Kubernetes)."
+    )
