@@ -27,6 +27,7 @@ state = "$DEVCLUSTER_RUN/containerd"
   sandbox_image = "$PAUSE_IMAGE"
   disable_apparmor = true
   stream_server_address = "127.0.0.1"
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
