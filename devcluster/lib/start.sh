@@ -14,7 +14,7 @@ etcd)
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "devcluster=http://127.0.0.1:$ETCD_PEER_PORT" \
-    --listen-metrics-urls "" --quota-backend-bytes 2147483648 \
+    --quota-backend-bytes 2147483648 \
     --unsafe-no-fsync --log-level warn
   ;;
 kube-apiserver)
