@@ -34,23 +34,23 @@ defaults_exist() {
     kubectl_admin -n default get configmap kube-root-ca.crt
 }
 
-"$DEVCLUSTER_DIR/install-deps.sh";          phase_done deps
-"$DEVCLUSTER_DIR/build.sh";                 phase_done build
-"$lib/certs.sh";                            phase_done certs
-"$lib/containerd.sh";                       phase_done containerd
-"$lib/start.sh" etcd
+"$DEVCLUSTER_DIR/install-deps.sh" >&2;          phase_done deps
+"$DEVCLUSTER_DIR/build.sh" >&2;                 phase_done build
+"$lib/certs.sh" >&2;                            phase_done certs
+"$lib/containerd.sh" >&2;                       phase_done containerd
+"$lib/start.sh" etcd >&2
 wait_for 60 "etcd health" curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
 phase_done etcd
-"$lib/start.sh" kube-apiserver
+"$lib/start.sh" kube-apiserver >&2
 wait_for 120 "kube-apiserver /readyz" apiserver_ready
 # Let the API server's kubelet client read logs and exec (RBAC for it).
 kubectl_admin create clusterrolebinding devcluster:kube-apiserver-kubelet-client \
   --clusterrole system:kubelet-api-admin --user kube-apiserver-kubelet-client \
   --dry-run=client -o yaml | kubectl_admin apply -f - >/dev/null
 phase_done kube-apiserver
-"$lib/start.sh" kube-controller-manager
-"$lib/start.sh" kube-scheduler
-"$lib/start.sh" kubelet
+"$lib/start.sh" kube-controller-manager >&2
+"$lib/start.sh" kube-scheduler >&2
+"$lib/start.sh" kubelet >&2
 wait_for 120 "node $NODE_NAME Ready" node_ready
 wait_for 60 "default ServiceAccount and kube-root-ca.crt" defaults_exist
 phase_done node-ready

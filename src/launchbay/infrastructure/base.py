@@ -13,14 +13,12 @@ from pydantic import BaseModel, Field
 
 from launchbay._internal.asyncutils import sync_compatible
 from launchbay.blocks.core import Block
+from launchbay.engine import FLOW_ENTRYPOINT_ENV, FLOW_PARAMETERS_ENV, FLOW_RUN_ID_ENV
 from launchbay.models import Deployment, Flow, FlowRun
 from launchbay.settings import get_current_settings
 
 I = TypeVar("I", bound="Infrastructure")
 
-FLOW_RUN_ID_ENV = "LAUNCHBAY__FLOW_RUN_ID"
-FLOW_ENTRYPOINT_ENV = "LAUNCHBAY__FLOW_ENTRYPOINT"
-FLOW_PARAMETERS_ENV = "LAUNCHBAY__FLOW_PARAMETERS"
 LABEL_PREFIX = "launchbay.io/"
 
 

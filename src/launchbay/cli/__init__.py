@@ -1,0 +1,1 @@
+"""The ``launchbay`` command line."""

@@ -1,0 +1,172 @@
+"""The commands: run, preview, kill, attach, block ..."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from launchbay.cli import console
+from launchbay.cli.options import InfraOptions, build_infrastructure, with_infra_options
+
+COMMAND_HELP = "The command to run, after --."
+
+
+def build_app() -> typer.Typer:
+    from launchbay.cli.blocks import block_app
+
+    app = typer.Typer(
+        name="launchbay",
+        help="Run a command on a local process, in a Docker container, or as a Kubernetes Job.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.command(context_settings={"allow_interspersed_args": False})(run)
+    app.command()(preview)
+    app.command()(kill)
+    app.command()(attach)
+    app.command()(version)
+    app.add_typer(block_app, name="block")
+    return app
+
+
+def version() -> None:
+    """Print launchbay's version."""
+    from launchbay import __version__
+
+    print(__version__)
+
+
+@with_infra_options
+def run(
+    command: Optional[list[str]] = typer.Argument(None, help=COMMAND_HELP, show_default=False),
+    *,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the run's own output and errors."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print debug logs."),
+    options: InfraOptions,
+) -> None:
+    """Run COMMAND and stream its output; exit with its status code.
+
+    Examples:
+
+      launchbay run -- echo hello
+
+      launchbay run --docker busybox:1.36 -e NAME=me -- sh -c 'echo hi $NAME'
+
+      launchbay run --infra my-block -- python job.py
+    """
+    console.configure_logging(quiet=quiet, verbose=verbose)
+    infrastructure = build_infrastructure(options, command)
+    result = _run_with_signals(infrastructure, quiet=quiet)
+    raise typer.Exit(exit_code_for(result))
+
+
+@with_infra_options
+def preview(
+    command: Optional[list[str]] = typer.Argument(None, help=COMMAND_HELP, show_default=False),
+    *,
+    options: InfraOptions,
+) -> None:
+    """Print exactly what `run` would create, without creating anything."""
+    infrastructure = build_infrastructure(options, command)
+    print(infrastructure.preview())
+
+
+def kill(
+    infrastructure_pid: str = typer.Argument(..., metavar="INFRA_PID", help="The pid `run` reported."),
+    grace: int = typer.Option(30, "--grace", help="Seconds to wait after SIGTERM before killing."),
+    infra: Optional[str] = typer.Option(
+        None, "--infra", help="The saved block the run used (to reach its daemon or cluster)."
+    ),
+) -> None:
+    """Stop a run by its infrastructure pid (from any shell)."""
+    console.configure_logging()
+    infrastructure = _infrastructure_for_pid(infrastructure_pid, infra)
+    infrastructure.kill(infrastructure_pid, grace_seconds=grace)
+    console.info(f"stopped {infrastructure_pid}")
+
+
+def attach(
+    infrastructure_pid: str = typer.Argument(..., metavar="INFRA_PID", help="The pid `run` reported."),
+    infra: Optional[str] = typer.Option(
+        None, "--infra", help="The saved block the run used (to reach its daemon or cluster)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the run's own output and errors."),
+) -> None:
+    """Resume monitoring and output of a run started elsewhere; exit with its status code."""
+    console.configure_logging(quiet=quiet)
+    infrastructure = _infrastructure_for_pid(infrastructure_pid, infra)
+    result = infrastructure.attach(infrastructure_pid)
+    raise typer.Exit(exit_code_for(result))
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def _infrastructure_for_pid(infrastructure_pid: str, reference: str | None) -> Any:
+    from launchbay.blocks.core import Block
+    from launchbay.cli.options import load_infrastructure_block
+    from launchbay.infrastructure.base import infrastructure_type_for_pid
+
+    if reference:
+        return load_infrastructure_block(reference)
+    kind = infrastructure_type_for_pid(infrastructure_pid)
+    cls = Block.block_class_for(kind)
+    if kind == "kubernetes-job":
+        return cls(command=["true"], namespace=infrastructure_pid.split(":")[1])
+    return cls()
+
+
+def exit_code_for(result: Any) -> int:
+    """The run's status code as a shell exit code: signals become 128+N."""
+    code = result.status_code
+    if code >= 0:
+        return code if code <= 255 else 1
+    reason = result.reason or ""
+    if reason.startswith("SIG"):
+        try:
+            return 128 + signal.Signals[reason].value
+        except KeyError:
+            pass
+    return 1
+
+
+def _run_with_signals(infrastructure: Any, *, quiet: bool) -> Any:
+    """Run, report the pid on stderr, and turn SIGINT/SIGTERM into a clean stop."""
+    import anyio
+
+    outcome: dict[str, Any] = {}
+
+    async def main() -> None:
+        async with anyio.create_task_group() as task_group:
+
+            async def run_it(*, task_status: Any) -> None:
+                outcome["result"] = await infrastructure.run(task_status=task_status)
+                task_group.cancel_scope.cancel()
+
+            async def on_signal() -> None:
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for signum in signals:
+                        outcome["signal"] = signum
+                        console.warning(
+                            f"received {signal.Signals(signum).name}; stopping the run"
+                        )
+                        task_group.cancel_scope.cancel()
+                        return
+
+            if sys.platform != "win32":
+                task_group.start_soon(on_signal)
+            pid = await task_group.start(run_it)
+            if not quiet:
+                console.info(f"started {pid}")
+
+    anyio.run(main)
+    if "result" in outcome:
+        return outcome["result"]
+    signum = outcome.get("signal", signal.SIGINT)
+    raise typer.Exit(128 + int(signum))

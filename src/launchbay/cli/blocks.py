@@ -1,0 +1,177 @@
+"""``launchbay block save|load|ls|inspect|rm``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from launchbay.cli import console
+from launchbay.cli.options import InfraOptions, build_infrastructure, with_infra_options
+
+block_app = typer.Typer(
+    help="Save, load, list, inspect and remove blocks (named configurations).",
+    no_args_is_help=True,
+)
+
+INFRA_TYPES = {"process": "process", "docker-container": "docker", "kubernetes-job": "kubernetes"}
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text()
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)  # JSON is YAML too
+    except yaml.YAMLError as exc:
+        raise typer.BadParameter(f"{path} is neither valid JSON nor YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise typer.BadParameter(f"{path} must hold a mapping of block fields")
+    return data
+
+
+@block_app.command("save")
+@with_infra_options
+def save(
+    block_type: str = typer.Argument(
+        ..., metavar="TYPE",
+        help="process, docker-container, kubernetes-job, docker-registry or kubernetes-cluster-config.",
+    ),
+    block_name: str = typer.Argument(..., metavar="NAME", help="Lowercase letters, digits and dashes."),
+    command: Optional[list[str]] = typer.Argument(None, help="The command (after --), for infrastructure."),
+    *,
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Read the block's fields from a JSON/YAML file (- for stdin)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a block saved under NAME."),
+    image: Optional[str] = typer.Option(None, "--image", help="Image, for docker-container and kubernetes-job."),
+    from_file: Optional[Path] = typer.Option(None, "--from-file", help="kubeconfig file, for kubernetes-cluster-config."),
+    context: Optional[str] = typer.Option(None, "--context", help="kubeconfig context, for kubernetes-cluster-config."),
+    username: Optional[str] = typer.Option(None, "--username", help="For docker-registry."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="For docker-registry: read the password from stdin."),
+    registry_url: Optional[str] = typer.Option(None, "--registry-url", help="For docker-registry."),
+    reauth: bool = typer.Option(False, "--reauth", help="For docker-registry: log in again on every use."),
+    options: InfraOptions,
+) -> None:
+    """Save a block under NAME, from flags or from a file.
+
+    Examples:
+
+      launchbay block save process hello -e GREETING=hi -- sh -c 'echo $GREETING'
+
+      launchbay block save docker-container web --image busybox:1.36 --mem-limit 256m
+
+      echo "$PASSWORD" | launchbay block save docker-registry my-reg --username me --password-stdin --registry-url localhost:5000
+
+      launchbay block save kubernetes-cluster-config dev --from-file ~/.kube/config --context dev
+    """
+    from launchbay.blocks.core import Block
+
+    cls = Block.block_class_for(block_type)
+    if file is not None:
+        data = _read_document(file)
+        block = cls.from_document(data) if "data" in data and "block_type_slug" in data else cls.model_validate(data)
+    elif block_type in INFRA_TYPES:
+        kind = INFRA_TYPES[block_type]
+        if image:
+            setattr(options, kind if kind != "process" else "process", image if kind != "process" else True)
+        elif kind == "process":
+            options.process = True
+        else:
+            setattr(options, kind, getattr(options, kind) or "")
+        block = _infrastructure_block(block_type, options, command)
+    elif block_type == "kubernetes-cluster-config":
+        block = cls.from_file(path=from_file, context_name=context)  # type: ignore[attr-defined]
+    elif block_type == "docker-registry":
+        password = sys.stdin.read().rstrip("\n") if password_stdin else None
+        if not (username and password is not None and registry_url):
+            raise typer.BadParameter("docker-registry needs --username, --password-stdin and --registry-url")
+        block = cls(username=username, password=password, registry_url=registry_url, reauth=reauth)
+    else:
+        block = cls()
+    reference = block.save(block_name, overwrite=overwrite)
+    console.info(f"saved {reference}")
+
+
+def _infrastructure_block(block_type: str, options: InfraOptions, command: list[str] | None) -> Any:
+    infrastructure = build_infrastructure(options, command)
+    if infrastructure.get_block_type_slug() != block_type:
+        raise typer.BadParameter(f"the flags describe a {infrastructure.get_block_type_slug()} block, not {block_type}")
+    return infrastructure
+
+
+@block_app.command("load")
+def load(reference: str = typer.Argument(..., metavar="TYPE/NAME")) -> None:
+    """Print a saved block as a JSON document (secrets masked); `save --file` reads it back."""
+    from launchbay.blocks.core import Block
+
+    block = Block.load(reference)
+    print(json.dumps(block.to_document(), indent=2))
+
+
+@block_app.command("ls")
+def ls(
+    block_type: Optional[str] = typer.Argument(None, metavar="[TYPE]", help="Only blocks of this type."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List saved blocks."""
+    from launchbay.blocks.core import Block
+    from launchbay.blocks.store import open_store
+
+    if block_type:
+        Block.block_class_for(block_type)  # a clear error for an unknown type
+    saved = open_store().list(block_type)
+    if as_json:
+        print(json.dumps([{"type": s.type_slug, "name": s.name, "updated": s.updated} for s in saved], indent=2))
+        return
+    if not saved:
+        console.info("no blocks saved yet; see `launchbay block save --help`")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None)
+    table.add_column("TYPE/NAME")
+    table.add_column("UPDATED")
+    for item in saved:
+        table.add_row(item.reference, item.updated[:19].replace("T", " "))
+    Console().print(table)
+
+
+@block_app.command("inspect")
+def inspect_block(
+    reference: str = typer.Argument(..., metavar="TYPE/NAME"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (with the block's type and capabilities)."),
+) -> None:
+    """Show a saved block's fields (secrets masked)."""
+    from launchbay.blocks.core import Block
+
+    block = Block.load(reference)
+    document = block.to_document()
+    info = {
+        "reference": reference,
+        "type": block.get_block_type_name(),
+        "capabilities": block.get_block_capabilities(),
+        "data": document["data"],
+    }
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    import yaml
+
+    print(f"{reference}  ({info['type']}; capabilities: {', '.join(info['capabilities']) or 'none'})")
+    print(yaml.safe_dump(document["data"], sort_keys=False, default_flow_style=False).rstrip())
+
+
+@block_app.command("rm")
+def rm(references: list[str] = typer.Argument(..., metavar="TYPE/NAME...")) -> None:
+    """Remove saved blocks."""
+    from launchbay.blocks.core import Block
+
+    for reference in references:
+        Block.delete(reference)
+        console.info(f"removed {reference}")

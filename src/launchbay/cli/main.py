@@ -1,0 +1,59 @@
+"""Entry point: turn launchbay's errors into clear messages and exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+
+def format_validation_error(exc: object) -> str:
+    """A pydantic ValidationError as lines a user can act on (no URLs, no types)."""
+    lines = []
+    for error in exc.errors():  # type: ignore[attr-defined]
+        location = ".".join(str(part) for part in error.get("loc", ())) or "value"
+        message = error.get("msg", "invalid value")
+        message = message.removeprefix("Value error, ")
+        lines.append(f"  {location}: {message}")
+    title = getattr(exc, "title", "configuration")
+    return f"invalid {title} configuration:\n" + "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from launchbay.cli.app import build_app
+    from launchbay.cli.console import error
+    from launchbay.exceptions import (
+        InfrastructureError,
+        InfrastructureNotAvailable,
+        InfrastructureNotFound,
+        LaunchbayError,
+    )
+
+    app = build_app()
+    try:
+        app(args=argv, prog_name="launchbay", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
+    except InfrastructureError as exc:
+        error(str(exc))
+        return exc.exit_code
+    except (InfrastructureNotFound, InfrastructureNotAvailable) as exc:
+        error(str(exc))
+        return 1
+    except LaunchbayError as exc:
+        error(str(exc))
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the user gets a message, not a traceback
+        if type(exc).__name__ == "ValidationError" and hasattr(exc, "errors"):
+            error(format_validation_error(exc))
+            return 2
+        if isinstance(exc, (ValueError, FileNotFoundError, NotImplementedError)):
+            error(str(exc))
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
