@@ -185,8 +185,8 @@ class Block(BaseModel):
         """``type/name`` or a bare name (for a concrete class) -> (slug, name)."""
         if "/" in name:
             slug, _, block_name = name.partition("/")
-            if cls.__dict__.get("_block_type_slug") and slug != cls.get_block_type_slug():
-                target = Block.block_class_for(slug)
+            target = Block.block_class_for(slug)  # a clear error for an unknown type
+            if slug != cls.get_block_type_slug():
                 if not issubclass(target, cls):
                     raise BlockError(
                         f"{name!r} is a {slug} block, not a {cls.get_block_type_slug()} block"
