@@ -136,6 +136,17 @@ def exit_code_for(result: Any) -> int:
     return 1
 
 
+def _single_cause(exc: BaseException) -> BaseException:
+    """The one real error inside (nested) exception groups from the task group."""
+    if sys.version_info >= (3, 11):
+        group_type: type = BaseExceptionGroup  # noqa: F821 - builtin on 3.11+
+    else:  # pragma: no cover
+        from exceptiongroup import BaseExceptionGroup as group_type
+    while isinstance(exc, group_type) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def _run_with_signals(infrastructure: Any, *, quiet: bool) -> Any:
     """Run, report the pid on stderr, and turn SIGINT/SIGTERM into a clean stop."""
     import anyio
@@ -165,7 +176,10 @@ def _run_with_signals(infrastructure: Any, *, quiet: bool) -> Any:
             if not quiet:
                 console.info(f"started {pid}")
 
-    anyio.run(main)
+    try:
+        anyio.run(main)
+    except BaseException as exc:  # noqa: BLE001 - re-raised, unwrapped
+        raise _single_cause(exc) from None
     if "result" in outcome:
         return outcome["result"]
     signum = outcome.get("signal", signal.SIGINT)
