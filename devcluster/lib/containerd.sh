@@ -28,6 +28,9 @@ state = "$DEVCLUSTER_RUN/containerd"
   disable_apparmor = true
   stream_server_address = "127.0.0.1"
   netns_mounts_under_state_dir = true
+  # This machine's root lacks CAP_SYS_RESOURCE: it cannot lower oom_score_adj
+  # (the sandbox asks for -998), so keep scores at or above containerd's own.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -35,6 +38,7 @@ state = "$DEVCLUSTER_RUN/containerd"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        Root = "$DEVCLUSTER_RUN/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$cni/net.d"
