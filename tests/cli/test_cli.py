@@ -14,19 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.proctools import alive
+
 LAUNCHBAY = shutil.which("launchbay") or str(Path(sys.executable).parent / "launchbay")
 
 
 def launchbay(*args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([LAUNCHBAY, *args], capture_output=True, text=True, input=input, timeout=timeout, env={**os.environ})
 
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
 
 
 def test_run_prints_output_and_exits_0() -> None:
@@ -98,7 +93,7 @@ def test_kill_from_another_shell_ends_the_run_and_its_grandchildren(tmp_path: Pa
     assert killed.returncode == 0, killed.stderr
     assert run.wait(timeout=30) == 128 + signal.SIGTERM
     assert time.monotonic() - started < 5 + 1
-    assert not _alive(grandchild)
+    assert not alive(grandchild)
     again = launchbay("kill", infra_pid)
     assert again.returncode == 1 and "was not found" in again.stderr
 
@@ -111,7 +106,7 @@ def test_sigterm_to_launchbay_stops_the_run(tmp_path: Path) -> None:
     child = int(marker.read_text())
     run.send_signal(signal.SIGTERM)
     assert run.wait(timeout=30) == 128 + signal.SIGTERM
-    assert not _alive(child)
+    assert not alive(child)
 
 
 @pytest.mark.slow

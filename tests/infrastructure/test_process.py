@@ -16,6 +16,8 @@ from pathlib import Path
 import anyio
 import pytest
 
+from tests.proctools import alive, wait_for_file
+
 from launchbay import InfrastructureNotAvailable, InfrastructureNotFound, Process, ProcessResult
 from launchbay._internal.output import OutputRelay
 from launchbay.exceptions import InfrastructureError
@@ -23,21 +25,6 @@ from launchbay.exceptions import InfrastructureError
 HOST = socket.gethostname()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
-def _wait_for_file(path: Path, timeout: float = 20) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return path.read_text().strip()
-        time.sleep(0.02)
-    raise AssertionError(f"{path} never appeared")
 
 
 def test_exit_codes_and_identifier() -> None:
@@ -181,7 +168,7 @@ def test_kill_stops_the_whole_tree(tmp_path: Path) -> None:
                 results.append(await Process(command=[sys.executable, "-c", TREE, str(marker)]).run(task_status=task_status))
 
             pid = await tg.start(runner)
-            await anyio.to_thread.run_sync(_wait_for_file, marker)
+            await anyio.to_thread.run_sync(wait_for_file, marker)
             started = time.monotonic()
             await Process().kill(pid, grace_seconds=5)
             elapsed = time.monotonic() - started
@@ -190,7 +177,7 @@ def test_kill_stops_the_whole_tree(tmp_path: Path) -> None:
     result, elapsed = anyio.run(main)
     grandchild = int(marker.read_text())
     assert result.status_code == -15
-    assert not _alive(grandchild), "the grandchild survived the kill"
+    assert not alive(grandchild), "the grandchild survived the kill"
     assert elapsed < 5  # SIGTERM was enough; no wait for the grace period
 
 
@@ -206,7 +193,7 @@ def test_kill_escalates_to_sigkill_after_the_grace_period(tmp_path: Path) -> Non
                 results.append(await Process(command=["sh", "-c", script]).run(task_status=task_status))
 
             pid = await tg.start(runner)
-            await anyio.to_thread.run_sync(_wait_for_file, ready)
+            await anyio.to_thread.run_sync(wait_for_file, ready)
             await Process().kill(pid, grace_seconds=1)
         return results[0]
 
@@ -231,8 +218,8 @@ async def main():
 anyio.run(main)
 """
     run = subprocess.Popen([sys.executable, "-c", launcher], stdout=subprocess.PIPE, text=True)
-    infra_pid = _wait_for_file(pid_file)
-    grandchild = int(_wait_for_file(marker))
+    infra_pid = wait_for_file(pid_file)
+    grandchild = int(wait_for_file(marker))
     killer = subprocess.run(
         [sys.executable, "-c", f"from launchbay import Process; Process().kill({infra_pid!r}, grace_seconds=5)"],
         capture_output=True, text=True, timeout=60,
@@ -240,7 +227,7 @@ anyio.run(main)
     assert killer.returncode == 0, killer.stderr
     out, _ = run.communicate(timeout=30)
     assert "status -15" in out
-    assert not _alive(grandchild)
+    assert not alive(grandchild)
 
 
 def test_kill_errors_for_other_hosts_and_gone_processes() -> None:
@@ -260,12 +247,12 @@ def test_cancelling_a_run_stops_its_tree(tmp_path: Path) -> None:
         with anyio.move_on_after(30) as scope:
             async with anyio.create_task_group() as tg:
                 await tg.start(Process(command=[sys.executable, "-c", TREE, str(marker)]).run)
-                await anyio.to_thread.run_sync(_wait_for_file, marker)
+                await anyio.to_thread.run_sync(wait_for_file, marker)
                 tg.cancel_scope.cancel()
         assert not scope.cancelled_caught
 
     anyio.run(main)
-    assert not _alive(int(marker.read_text()))
+    assert not alive(int(marker.read_text()))
 
 
 def test_many_concurrent_runs_use_no_thread_per_run() -> None:

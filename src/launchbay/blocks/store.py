@@ -67,7 +67,70 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class SQLiteBlockStore:
+class _SQLBlockStore:
+    """The queries, shared by both databases; subclasses open transactions."""
+
+    url: str
+    _placeholder = "?"
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        raise NotImplementedError
+        yield
+
+    def _sql(self, query: str) -> str:
+        return query.replace("?", self._placeholder)
+
+    def put(self, type_slug: str, name: str, document: dict[str, Any], overwrite: bool) -> None:
+        text = json.dumps(document, sort_keys=True)
+        now = _now()
+        on_conflict = (
+            "DO UPDATE SET document = excluded.document, updated = excluded.updated"
+            if overwrite
+            else "DO NOTHING"
+        )
+        with self._transaction() as connection:
+            cursor = connection.execute(
+                self._sql(
+                    "INSERT INTO launchbay_blocks VALUES (?, ?, ?, ?, ?) "
+                    f"ON CONFLICT (type_slug, name) {on_conflict}"
+                ),
+                (type_slug, name, text, now, now),
+            )
+            if cursor.rowcount == 0:
+                raise BlockAlreadyExists(
+                    f"A {type_slug} block named {name!r} already exists; "
+                    "pass overwrite=True (CLI: --overwrite) to replace it."
+                )
+
+    def get(self, type_slug: str, name: str) -> dict[str, Any] | None:
+        with self._transaction() as connection:
+            row = connection.execute(
+                self._sql("SELECT document FROM launchbay_blocks WHERE type_slug = ? AND name = ?"),
+                (type_slug, name),
+            ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def delete(self, type_slug: str, name: str) -> bool:
+        with self._transaction() as connection:
+            cursor = connection.execute(
+                self._sql("DELETE FROM launchbay_blocks WHERE type_slug = ? AND name = ?"),
+                (type_slug, name),
+            )
+            return bool(cursor.rowcount > 0)
+
+    def list(self, type_slug: str | None = None) -> list[SavedBlock]:
+        query = "SELECT type_slug, name, updated FROM launchbay_blocks"
+        params: tuple[str, ...] = ()
+        if type_slug is not None:
+            query += " WHERE type_slug = ?"
+            params = (type_slug,)
+        with self._transaction() as connection:
+            rows = connection.execute(self._sql(query + " ORDER BY type_slug, name"), params).fetchall()
+        return [SavedBlock(*row) for row in rows]
+
+
+class SQLiteBlockStore(_SQLBlockStore):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.url = f"sqlite:///{path}"
@@ -82,9 +145,12 @@ class SQLiteBlockStore:
         if not self.path.exists():
             fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
             os.close(fd)
-        with self._connect() as connection:
+        connection = self._connect()
+        try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute(_TABLE_SQL)
+        finally:
+            connection.close()
         self._ready = True
 
     def _connect(self) -> sqlite3.Connection:
@@ -92,9 +158,9 @@ class SQLiteBlockStore:
             # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so two
             # writers queue on the lock (busy timeout) instead of failing.
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            connection.execute("PRAGMA busy_timeout=30000")
         except sqlite3.Error as exc:
             raise BlockError(f"Cannot open the block store at {self.path}: {exc}") from None
-        connection.execute("PRAGMA busy_timeout=30000")
         return connection
 
     @contextmanager
@@ -113,60 +179,16 @@ class SQLiteBlockStore:
         finally:
             connection.close()
 
-    def put(self, type_slug: str, name: str, document: dict[str, Any], overwrite: bool) -> None:
-        text = json.dumps(document, sort_keys=True)
-        now = _now()
-        with self._transaction() as connection:
-            exists = connection.execute(
-                "SELECT 1 FROM launchbay_blocks WHERE type_slug = ? AND name = ?",
-                (type_slug, name),
-            ).fetchone()
-            if exists and not overwrite:
-                raise BlockAlreadyExists(_exists_message(type_slug, name))
-            if exists:
-                connection.execute(
-                    "UPDATE launchbay_blocks SET document = ?, updated = ? WHERE type_slug = ? AND name = ?",
-                    (text, now, type_slug, name),
-                )
-            else:
-                connection.execute(
-                    "INSERT INTO launchbay_blocks VALUES (?, ?, ?, ?, ?)",
-                    (type_slug, name, text, now, now),
-                )
 
-    def get(self, type_slug: str, name: str) -> dict[str, Any] | None:
-        with self._transaction() as connection:
-            row = connection.execute(
-                "SELECT document FROM launchbay_blocks WHERE type_slug = ? AND name = ?",
-                (type_slug, name),
-            ).fetchone()
-        return None if row is None else json.loads(row[0])
+class PostgresBlockStore(_SQLBlockStore):
+    _placeholder = "%s"
 
-    def delete(self, type_slug: str, name: str) -> bool:
-        with self._transaction() as connection:
-            cursor = connection.execute(
-                "DELETE FROM launchbay_blocks WHERE type_slug = ? AND name = ?", (type_slug, name)
-            )
-            return cursor.rowcount > 0
-
-    def list(self, type_slug: str | None = None) -> list[SavedBlock]:
-        query = "SELECT type_slug, name, updated FROM launchbay_blocks"
-        params: tuple[str, ...] = ()
-        if type_slug is not None:
-            query += " WHERE type_slug = ?"
-            params = (type_slug,)
-        with self._transaction() as connection:
-            rows = connection.execute(query + " ORDER BY type_slug, name", params).fetchall()
-        return [SavedBlock(*row) for row in rows]
-
-
-class PostgresBlockStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._ready = False
 
     @contextmanager
-    def _connect(self) -> Iterator[Any]:
+    def _transaction(self) -> Iterator[Any]:
         import psycopg
 
         try:
@@ -188,58 +210,6 @@ class PostgresBlockStore:
                 yield connection
         finally:
             connection.close()
-
-    def put(self, type_slug: str, name: str, document: dict[str, Any], overwrite: bool) -> None:
-        text = json.dumps(document, sort_keys=True)
-        now = _now()
-        with self._connect() as connection:
-            if overwrite:
-                connection.execute(
-                    "INSERT INTO launchbay_blocks VALUES (%s, %s, %s, %s, %s) "
-                    "ON CONFLICT (type_slug, name) DO UPDATE "
-                    "SET document = EXCLUDED.document, updated = EXCLUDED.updated",
-                    (type_slug, name, text, now, now),
-                )
-                return
-            cursor = connection.execute(
-                "INSERT INTO launchbay_blocks VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (type_slug, name) DO NOTHING",
-                (type_slug, name, text, now, now),
-            )
-            if cursor.rowcount == 0:
-                raise BlockAlreadyExists(_exists_message(type_slug, name))
-
-    def get(self, type_slug: str, name: str) -> dict[str, Any] | None:
-        with self._connect() as connection:
-            row = connection.execute(
-                "SELECT document FROM launchbay_blocks WHERE type_slug = %s AND name = %s",
-                (type_slug, name),
-            ).fetchone()
-        return None if row is None else json.loads(row[0])
-
-    def delete(self, type_slug: str, name: str) -> bool:
-        with self._connect() as connection:
-            cursor = connection.execute(
-                "DELETE FROM launchbay_blocks WHERE type_slug = %s AND name = %s", (type_slug, name)
-            )
-            return cursor.rowcount > 0
-
-    def list(self, type_slug: str | None = None) -> list[SavedBlock]:
-        query = "SELECT type_slug, name, updated FROM launchbay_blocks"
-        params: tuple[str, ...] = ()
-        if type_slug is not None:
-            query += " WHERE type_slug = %s"
-            params = (type_slug,)
-        with self._connect() as connection:
-            rows = connection.execute(query + " ORDER BY type_slug, name", params).fetchall()
-        return [SavedBlock(*row) for row in rows]
-
-
-def _exists_message(type_slug: str, name: str) -> str:
-    return (
-        f"A {type_slug} block named {name!r} already exists; "
-        "pass overwrite=True (CLI: --overwrite) to replace it."
-    )
 
 
 def open_store(url: str | None = None) -> BlockStore:
