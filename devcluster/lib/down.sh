@@ -27,7 +27,7 @@ for procs in $(find /sys/fs/cgroup/*/kubepods* -name cgroup.procs 2>/dev/null); 
 done
 stop_component containerd
 for cmdline in /proc/[0-9]*/cmdline; do
-  if tr '\0' ' ' < "$cmdline" 2>/dev/null | grep -q -- "-address $CONTAINERD_SOCK "; then
+  if tr '\0' ' ' 2>/dev/null < "$cmdline" | grep -q -- "-address $CONTAINERD_SOCK "; then
     pid=${cmdline#/proc/}; pid=${pid%/cmdline}
     log "killing leftover shim $pid"
     kill -KILL "$pid" 2>/dev/null

@@ -33,12 +33,16 @@ host_ip() {
 
 kubectl_admin() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 ctr_dc() { ctr --address "$CONTAINERD_SOCK" "$@"; }
+# Debian's docker client matches Debian's engine (another `docker` may be first on PATH).
+docker_cli() { if [[ -x /usr/bin/docker ]]; then /usr/bin/docker "$@"; else docker "$@"; fi; }
 
 pid_of() { # prints the pid of a running component, fails if it is not running
   local f=$DEVCLUSTER_RUN/$1.pid pid
   [[ -f $f ]] || return 1
   pid=$(cat "$f")
   kill -0 "$pid" 2>/dev/null || return 1
+  # The pid must still be ours (not reused since a reboot).
+  tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | grep -q -- "$1 " || return 1
   echo "$pid"
 }
 

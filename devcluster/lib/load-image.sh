@@ -5,6 +5,6 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 image=$1
 pid_of containerd >/dev/null || die "the cluster is not up (run: devcluster up)"
-docker image inspect "$image" >/dev/null || die "image $image not found in the Docker Engine"
-docker save "$image" | ctr_dc -n k8s.io images import - >/dev/null
+docker_cli image inspect "$image" >/dev/null || die "image $image not found in the Docker Engine"
+docker_cli save "$image" | ctr_dc -n k8s.io images import - >/dev/null
 log "loaded $image"

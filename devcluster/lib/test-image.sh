@@ -7,10 +7,10 @@ source "$(dirname "$0")/env.sh"
 image=${DEVCLUSTER_TEST_IMAGE:-launchbay-test/busybox:1.35}
 docker_sh=$DEVCLUSTER_DIR/../scripts/services/docker.sh
 
-if ! docker image inspect "$image" >/dev/null 2>&1 && [[ -x $docker_sh ]]; then
-  "$docker_sh" >&2
+if ! docker_cli image inspect "$image" >/dev/null 2>&1 && [[ -f $docker_sh ]]; then
+  bash "$docker_sh" >&2
 fi
-if docker image inspect "$image" >/dev/null 2>&1; then
+if docker_cli image inspect "$image" >/dev/null 2>&1; then
   exec "$DEVCLUSTER_DIR/lib/load-image.sh" "$image"
 fi
 

@@ -34,6 +34,12 @@ defaults_exist() {
     kubectl_admin -n default get configmap kube-root-ca.crt
 }
 
+# State left by a cluster whose processes are all gone (a crash, a reboot): start clean.
+any_running() { local c; for c in "${COMPONENTS[@]}"; do pid_of "$c" >/dev/null && return 0; done; return 1; }
+if [[ -d $DEVCLUSTER_STATE ]] && ! any_running; then
+  log "no component of the previous cluster is running; removing its stale state"
+  "$lib/down.sh"
+fi
 "$DEVCLUSTER_DIR/install-deps.sh" >&2;          phase_done deps
 "$DEVCLUSTER_DIR/build.sh" >&2;                 phase_done build
 "$lib/certs.sh" >&2;                            phase_done certs
