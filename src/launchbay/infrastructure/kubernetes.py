@@ -1,0 +1,275 @@
+"""``KubernetesJob``: run the command as a Kubernetes Job.
+
+The block itself (fields, manifest building, preview) needs no cluster and does
+not import the ``kubernetes`` package; running, killing and attaching load it
+on first use (``launchbay._internal.kubernetes.runner``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import jsonpatch
+from anyio.abc import TaskStatus
+from pydantic import (
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from launchbay._internal.images import default_image
+from launchbay._internal.kubernetes import manifest
+from launchbay.blocks.kubernetes import KubernetesClusterConfig
+from launchbay.infrastructure.base import Infrastructure, InfrastructureResult
+from launchbay.settings import get_current_settings
+
+KubernetesManifest = dict[str, Any]
+
+
+class KubernetesImagePullPolicy(str, Enum):
+    """When the kubelet pulls the job's image."""
+
+    ALWAYS = "Always"
+    NEVER = "Never"
+    IF_NOT_PRESENT = "IfNotPresent"
+
+
+class JobCustomizations(jsonpatch.JsonPatch):
+    """An RFC 6902 JSON patch applied to the job manifest, with a readable repr."""
+
+    def __repr__(self) -> str:
+        return f"JobCustomizations({self.patch!r})"
+
+
+def _to_customizations(value: Any) -> JobCustomizations:
+    if isinstance(value, JobCustomizations):
+        return value
+    if isinstance(value, jsonpatch.JsonPatch):
+        value = value.patch
+    if isinstance(value, (str, bytes)):
+        text = value.decode() if isinstance(value, bytes) else value
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ValueError(
+                f"Unable to parse customizations as JSON: {text!r}. "
+                "Please make sure that the provided value is a valid JSON string."
+            ) from None
+    if isinstance(value, dict):  # one operation on its own
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(op, dict) for op in value):
+        raise ValueError(
+            "customizations must be a JSON patch: a list of operations such as "
+            '[{"op": "add", "path": "/spec/backoffLimit", "value": 0}]'
+        )
+    try:
+        return JobCustomizations(copy.deepcopy(value))
+    except (jsonpatch.InvalidJsonPatch, jsonpatch.JsonPointerException) as exc:
+        raise ValueError(f"Invalid JSON patch in customizations: {exc}") from None
+
+
+Customizations = Annotated[
+    JobCustomizations,
+    PlainValidator(_to_customizations),
+    PlainSerializer(lambda patch: copy.deepcopy(patch.patch), return_type=list),
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "RFC 6902 JSON patch operations applied to the job manifest.",
+        }
+    ),
+]
+
+
+class KubernetesJobResult(InfrastructureResult):
+    """The result of a ``KubernetesJob`` run."""
+
+
+class KubernetesJob(Infrastructure):
+    """Run a command as a Kubernetes Job."""
+
+    _block_type_name: ClassVar[str] = "Kubernetes Job"
+    _documentation_url: ClassVar[str] = "https://launchbay.dev/infrastructure/kubernetes"
+
+    type: Literal["kubernetes-job"] = Field(
+        default="kubernetes-job", description="The kind of infrastructure."
+    )
+    image: str | None = Field(
+        default=None,
+        description="The image of the job's container; defaults to the launchbay image "
+        "unless the job manifest's first container names one.",
+    )
+    namespace: str | None = Field(
+        default=None,
+        description="Namespace of the job; 'default' unless the job manifest names one.",
+    )
+    service_account_name: str | None = Field(
+        default=None, description="Service account the job's pod runs as."
+    )
+    image_pull_policy: KubernetesImagePullPolicy | None = Field(
+        default=None, description="Always, Never or IfNotPresent (Kubernetes' default if unset)."
+    )
+    cluster_config: KubernetesClusterConfig | None = Field(
+        default=None,
+        description="The cluster to use; default: in-cluster config, else the local kubeconfig.",
+    )
+    job: KubernetesManifest = Field(
+        default_factory=manifest.base_job_manifest,
+        title="Base Job Manifest",
+        description="The job manifest to start from; must contain the base job manifest.",
+    )
+    customizations: Customizations = Field(
+        default_factory=lambda: JobCustomizations([]),
+        title="Job Customizations",
+        description="RFC 6902 JSON patch applied to the job manifest after the shortcut fields.",
+    )
+    job_watch_timeout_seconds: int | None = Field(
+        default=None,
+        description="How long to wait for the job to finish once its pod has started; "
+        "None waits forever.",
+    )
+    pod_watch_timeout_seconds: int = Field(
+        default=60, description="How long to wait for the job's pod to start."
+    )
+    pod_failure_grace_seconds: float | None = Field(
+        default=10,
+        description="How long a pod may stay stuck on a cause it cannot leave by itself "
+        "(ErrImagePull, ImagePullBackOff, InvalidImageName, CreateContainerConfigError, "
+        "unschedulable) before the run fails with that cause and the job is deleted; "
+        "None waits up to pod_watch_timeout_seconds instead.",
+    )
+    stream_output: bool = Field(
+        default=True, description="Relay the job's container log to our stdout."
+    )
+    finished_job_ttl: int | None = Field(
+        default=None,
+        description="Seconds Kubernetes keeps the job after it finishes (ttlSecondsAfterFinished).",
+    )
+
+    # --- validation -----------------------------------------------------------------
+
+    @field_validator("job")
+    @classmethod
+    def ensure_job_includes_all_required_components(cls, value: KubernetesManifest) -> KubernetesManifest:
+        manifest.check_required_paths(value)
+        return value
+
+    @field_validator("job")
+    @classmethod
+    def ensure_job_has_compatible_values(cls, value: KubernetesManifest) -> KubernetesManifest:
+        manifest.check_compatible_values(value)
+        return value
+
+    @field_validator("image_pull_policy", mode="before")
+    @classmethod
+    def _pull_policy_by_name(cls, value: Any) -> Any:
+        """Accept ``IfNotPresent``, ``IF_NOT_PRESENT`` or ``if-not-present``."""
+        if isinstance(value, str) and not isinstance(value, KubernetesImagePullPolicy):
+            wanted = value.replace("-", "").replace("_", "").lower()
+            for policy in KubernetesImagePullPolicy:
+                if wanted == policy.value.lower():
+                    return policy
+        return value
+
+    @field_validator("pod_watch_timeout_seconds", "job_watch_timeout_seconds", "finished_job_ttl")
+    @classmethod
+    def _not_negative(cls, value: int | None) -> int | None:
+        if value is not None and value < 0:
+            raise ValueError("must not be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _default_namespace_and_image(self) -> KubernetesJob:
+        # Written to __dict__: assignment would validate (and call this) again.
+        if self.namespace is None and manifest.manifest_namespace(self.job) is None:
+            self.__dict__["namespace"] = manifest.DEFAULT_NAMESPACE
+        if self.image is None and manifest.manifest_image(self.job) is None:
+            self.__dict__["image"] = default_image()
+        return self
+
+    # --- manifests ----------------------------------------------------------------------
+
+    @classmethod
+    def base_job_manifest(cls) -> KubernetesManifest:
+        """The smallest job manifest launchbay runs (a fresh copy)."""
+        return manifest.base_job_manifest()
+
+    @staticmethod
+    def job_from_file(path: str | Path) -> KubernetesManifest:
+        """A job manifest from a YAML or JSON file."""
+        document = manifest.load_document(path, "Job manifest")
+        if not isinstance(document, dict):
+            raise ValueError(f"Job manifest file {str(path)!r} must contain a mapping (a Job).")
+        return document
+
+    @staticmethod
+    def customize_from_file(path: str | Path) -> JobCustomizations:
+        """A JSON patch (list of operations) from a YAML or JSON file."""
+        return _to_customizations(manifest.load_document(path, "Customizations"))
+
+    def _environment(self) -> dict[str, str]:
+        """The base environment overridden by ``env``, ``None`` dropped."""
+        env = {**self._base_environment(), **self.env}
+        present = {key: value for key, value in env.items() if value is not None}
+        settings = get_current_settings()
+        api_url_setting = None if "LAUNCHBAY_API_URL" in self.env else settings.api_url
+        return manifest.api_url_for_cluster(present, api_url_setting, settings.api_dns_name)
+
+    def _shortcuts(self) -> list[dict[str, Any]]:
+        return manifest.shortcut_patch(
+            namespace=self.namespace,
+            image=self.image,
+            labels=self.labels,
+            environment=self._environment(),
+            image_pull_policy=self.image_pull_policy.value if self.image_pull_policy else None,
+            service_account_name=self.service_account_name,
+            finished_job_ttl=self.finished_job_ttl,
+            command=self.command,
+            generate_name=manifest.generate_name(self.name, self.command, self.env),
+        )
+
+    def build_job(self) -> KubernetesManifest:
+        """The manifest ``run`` creates: ``job``, then the shortcut fields, then
+        ``customizations``."""
+        job = copy.deepcopy(self.job)
+        try:
+            job = jsonpatch.JsonPatch(self._shortcuts()).apply(job)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+            raise ValueError(f"Cannot apply the job's fields to its manifest: {exc}") from None
+        try:
+            return self.customizations.apply(job)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+            raise ValueError(f"Cannot apply customizations to the job manifest: {exc}") from None
+
+    def preview(self) -> str:
+        """The YAML of ``build_job()``."""
+        import yaml
+
+        return yaml.safe_dump(self.build_job(), sort_keys=False)
+
+    # --- running ----------------------------------------------------------------------
+
+    async def _run(self, task_status: TaskStatus[str]) -> KubernetesJobResult:
+        from launchbay._internal.kubernetes import runner
+
+        return await runner.run_job(self, task_status)
+
+    async def _kill(self, infrastructure_pid: str, grace_seconds: int) -> None:
+        from launchbay._internal.kubernetes import runner
+
+        await runner.kill_job(self, infrastructure_pid, grace_seconds)
+
+    async def _attach(
+        self, infrastructure_pid: str, task_status: TaskStatus[str]
+    ) -> KubernetesJobResult:
+        from launchbay._internal.kubernetes import runner
+
+        return await runner.attach_job(self, infrastructure_pid, task_status)

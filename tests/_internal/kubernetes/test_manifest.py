@@ -1,0 +1,171 @@
+"""The base manifest, its validation and the shortcut patch (pure logic)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from launchbay._internal.kubernetes import manifest
+
+
+def test_base_job_manifest_shape() -> None:
+    assert manifest.base_job_manifest() == {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"labels": {}},
+        "spec": {
+            "template": {
+                "spec": {
+                    "parallelism": 1,
+                    "completions": 1,
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "launchbay-job", "env": []}],
+                }
+            }
+        },
+    }
+    # A fresh copy each time: callers may mutate it.
+    first = manifest.base_job_manifest()
+    first["metadata"]["labels"]["x"] = "y"
+    assert manifest.base_job_manifest()["metadata"]["labels"] == {}
+
+
+def test_missing_paths_are_reported_at_their_top_sorted() -> None:
+    assert manifest.missing_paths({}) == ["/apiVersion", "/kind", "/metadata", "/spec"]
+    job = manifest.base_job_manifest()
+    del job["spec"]["template"]["spec"]["containers"][0]["env"]
+    del job["metadata"]["labels"]
+    job["spec"]["template"]["spec"].pop("restartPolicy")
+    assert manifest.missing_paths(job) == [
+        "/metadata/labels",
+        "/spec/template/spec/containers/0/env",
+        "/spec/template/spec/restartPolicy",
+    ]
+    job["spec"]["template"]["spec"]["containers"] = []
+    assert "/spec/template/spec/containers/0" in manifest.missing_paths(job)
+
+
+def test_extra_content_is_allowed() -> None:
+    job = manifest.base_job_manifest()
+    job["metadata"]["labels"] = {"team": "data"}
+    job["metadata"]["namespace"] = "ns"
+    job["spec"]["backoffLimit"] = 2
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [{"name": "A", "value": "1"}]
+    container["resources"] = {"limits": {"memory": "64Mi"}}
+    job["spec"]["template"]["spec"]["containers"].append({"name": "sidecar", "image": "x"})
+    assert manifest.missing_paths(job) == []
+    assert manifest.incompatible_values(job) == []
+
+
+def test_incompatible_values_quote_the_required_value_sorted() -> None:
+    job = manifest.base_job_manifest()
+    job["kind"] = "Pod"
+    job["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+    job["spec"]["template"]["spec"]["containers"][0]["name"] = "main"
+    job["spec"]["template"]["spec"]["parallelism"] = True  # equal to 1, but not an int
+    assert manifest.incompatible_values(job) == [
+        "/kind must have value 'Job'",
+        "/spec/template/spec/containers/0/name must have value 'launchbay-job'",
+        "/spec/template/spec/parallelism must have value 1",
+        "/spec/template/spec/restartPolicy must have value 'Never'",
+    ]
+    job = manifest.base_job_manifest()
+    job["metadata"] = "not a mapping"
+    assert manifest.incompatible_values(job) == ["/metadata must have value {'labels': {}}"]
+
+
+def test_validator_messages() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^Job is missing required attributes at the following paths: /apiVersion, /kind, /metadata, /spec$",
+    ):
+        manifest.check_required_paths({})
+    job = manifest.base_job_manifest()
+    job["apiVersion"] = "batch/v2"
+    with pytest.raises(
+        ValueError,
+        match=r"^Job has incompatible values for the following attributes: /apiVersion must have value 'batch/v1'$",
+    ):
+        manifest.check_compatible_values(job)
+
+
+def test_pointer_escaping() -> None:
+    assert manifest.escape_pointer("launchbay.io/flow-run-id") == "launchbay.io~1flow-run-id"
+    assert manifest.escape_pointer("a~b/c") == "a~0b~1c"
+
+
+def test_generate_name() -> None:
+    assert manifest.generate_name("infra9.-foo_bar^x", None, {}) == "infra9-foo-bar-x-"
+    assert manifest.generate_name("_infra_run", None, {}) == "infra-run-"
+    unnamed = manifest.generate_name(None, ["echo", "hi"], {"A": "1", "B": None})
+    assert unnamed.startswith("launchbay-job-") and unnamed.endswith("-")
+    # Stable across calls (and machines: a content hash), sensitive to the inputs.
+    assert unnamed == manifest.generate_name(None, ["echo", "hi"], {"A": "1", "B": None})
+    assert unnamed != manifest.generate_name(None, ["echo", "ho"], {"A": "1", "B": None})
+    assert unnamed != manifest.generate_name(None, ["echo", "hi"], {"A": "2", "B": None})
+    assert unnamed != manifest.generate_name(None, ["echo", "hi"], {"A": "1"})
+    # A name with nothing usable in it falls back to the hashed name.
+    assert manifest.generate_name("--__....", ["echo"], {}) == manifest.generate_name(None, ["echo"], {})
+
+
+def test_shortcut_patch_order_and_content() -> None:
+    patch = manifest.shortcut_patch(
+        namespace="ns",
+        image="img:1",
+        labels={"launchbay.io/flow-run-name": "my run"},
+        environment={"A": "1"},
+        image_pull_policy="Never",
+        service_account_name="robot",
+        finished_job_ttl=0,
+        command=["sh", "-c", "exit 3"],
+        generate_name="job-",
+    )
+    assert patch == [
+        {"op": "add", "path": "/metadata/namespace", "value": "ns"},
+        {"op": "add", "path": "/spec/template/spec/containers/0/image", "value": "img:1"},
+        {"op": "add", "path": "/metadata/labels/launchbay.io~1flow-run-name", "value": "my-run"},
+        {"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": {"name": "A", "value": "1"}},
+        {"op": "add", "path": "/spec/template/spec/containers/0/imagePullPolicy", "value": "Never"},
+        {"op": "add", "path": "/spec/template/spec/serviceAccountName", "value": "robot"},
+        {"op": "add", "path": "/spec/ttlSecondsAfterFinished", "value": 0},
+        {"op": "add", "path": "/spec/template/spec/containers/0/args", "value": ["sh", "-c", "exit 3"]},
+        {"op": "add", "path": "/metadata/generateName", "value": "job-"},
+    ]
+    minimal = manifest.shortcut_patch(
+        namespace=None, image=None, labels={}, environment={}, image_pull_policy=None,
+        service_account_name=None, finished_job_ttl=None, command=None, generate_name="x-",
+    )
+    assert minimal == [{"op": "add", "path": "/metadata/generateName", "value": "x-"}]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://localhost:4200/api", "http://launchbay.svc:4200/api"),
+        ("http://127.0.0.1/api", "http://launchbay.svc/api"),
+        ("http://user:pw@localhost:1/api", "http://user:pw@launchbay.svc:1/api"),
+        ("http://example.com/api", "http://example.com/api"),
+    ],
+)
+def test_api_url_for_cluster(url: str, expected: str) -> None:
+    env = {"LAUNCHBAY_API_URL": url, "OTHER": "localhost"}
+    result = manifest.api_url_for_cluster(env, url, "launchbay.svc")
+    assert result == {"LAUNCHBAY_API_URL": expected, "OTHER": "localhost"}
+    # Not from the settings, or no DNS name: untouched.
+    assert manifest.api_url_for_cluster(env, None, "launchbay.svc") == env
+    assert manifest.api_url_for_cluster(env, url, None) == env
+
+
+def test_load_document_yaml_json_and_errors(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("a: 1\nb: [x, y]\n")
+    (tmp_path / "a.json").write_text(json.dumps({"a": 1}))
+    assert manifest.load_document(tmp_path / "a.yaml", "X") == {"a": 1, "b": ["x", "y"]}
+    assert manifest.load_document(tmp_path / "a.json", "X") == {"a": 1}
+    with pytest.raises(ValueError, match="does not exist"):
+        manifest.load_document(tmp_path / "missing.yaml", "Job manifest")
+    (tmp_path / "bad.json").write_text("{nope")
+    with pytest.raises(ValueError, match="neither valid YAML nor JSON"):
+        manifest.load_document(tmp_path / "bad.json", "Job manifest")
