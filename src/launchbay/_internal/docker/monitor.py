@@ -1,0 +1,127 @@
+"""Following a started container to its end: its output and its exit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from launchbay._internal.docker.events import ContainerExit, Subscription, is_finished
+from launchbay._internal.docker.http import StreamBroken
+from launchbay._internal.docker.output import ContainerGone, ContainerOutput, LogUnavailable
+
+if TYPE_CHECKING:
+    import docker
+
+# After the container exits, how long its output may take to reach its end.
+DRAIN_SECONDS = 10.0
+# After the attach stream ends, how long the exit may take to be reported
+# before we check whether the container still runs (then the connection was cut).
+EOF_EXIT_GRACE_SECONDS = 2.0
+_RESUME_RETRY_MAX_SECONDS = 2.0
+
+logger = logging.getLogger("launchbay.infrastructure.docker-container")
+
+
+async def inspect_state(client: docker.DockerClient, container_id: str) -> dict[str, Any] | None:
+    """The container's ``State``, or None when it no longer exists."""
+    import docker
+
+    def inspect() -> dict[str, Any] | None:
+        try:
+            return client.api.inspect_container(container_id)["State"]  # type: ignore[no-any-return]
+        except docker.errors.NotFound:
+            return None
+
+    return await anyio.to_thread.run_sync(inspect)
+
+
+async def follow_container(
+    client: docker.DockerClient,
+    subscription: Subscription,
+    connection: int,
+    output: ContainerOutput | None,
+    attach_body: AsyncIterator[bytes] | None = None,
+) -> ContainerExit | None:
+    """Relay the output (from ``attach_body``, or from the log's start when it
+    is None) and wait for the exit. None: removed before its exit was seen."""
+    container_id = subscription.container_id
+    exited = anyio.Event()
+    relay_done = anyio.Event()
+
+    async def inspect() -> dict[str, Any] | None:
+        return await inspect_state(client, container_id)
+
+    async def resume_from_log() -> None:
+        assert output is not None
+        delay = 0.1
+        while not output.complete:
+            try:
+                await output.follow_log(follow=True)
+            except ContainerGone:
+                if output.relayed[1] or output.relayed[2] or not exited.is_set():
+                    logger.warning(
+                        "Container %s was removed before all of its output could be read.",
+                        container_id[:12],
+                    )
+                return
+            except LogUnavailable as exc:
+                logger.warning("Cannot read the output of container %s: %s", container_id[:12], exc)
+                return
+            except (StreamBroken, OSError) as exc:
+                logger.debug("Output of %s not readable yet (%s); retrying", container_id[:12], exc)
+                await anyio.sleep(delay)
+                delay = min(delay * 2, _RESUME_RETRY_MAX_SECONDS)
+
+    async def relay() -> None:
+        assert output is not None
+        try:
+            if attach_body is not None:
+                await output.relay(attach_body)
+                if output.complete:
+                    # A normal end of output comes with the container's exit.
+                    with anyio.move_on_after(EOF_EXIT_GRACE_SECONDS):
+                        await exited.wait()
+                    if not exited.is_set():
+                        try:
+                            state = await inspect()
+                        except Exception:
+                            state = {}
+                        if state is not None and not is_finished(state):
+                            output.complete = False  # still running: the connection was cut
+            await resume_from_log()
+        finally:
+            relay_done.set()
+
+    async with anyio.create_task_group() as task_group:
+        if output is not None:
+            task_group.start_soon(relay)
+        result = await subscription.wait_for_exit(connection, inspect)
+        exited.set()
+        if output is not None:
+            with anyio.move_on_after(DRAIN_SECONDS):
+                await relay_done.wait()
+            if not relay_done.is_set():
+                logger.warning(
+                    "The output of container %s did not end within %ss of its exit; "
+                    "stopped relaying it.",
+                    container_id[:12],
+                    DRAIN_SECONDS,
+                )
+                task_group.cancel_scope.cancel()
+
+    if output is not None and subscription.watcher.connections != connection:
+        # The engine was out of reach during the run: anything the attach
+        # stream missed is in the log (already-relayed bytes are skipped).
+        try:
+            await output.follow_log(follow=False)
+        except (LogUnavailable, StreamBroken, OSError) as exc:
+            logger.warning(
+                "Could not check the output of container %s after reconnecting (%s); "
+                "some of it may be missing.",
+                container_id[:12],
+                exc,
+            )
+    return result

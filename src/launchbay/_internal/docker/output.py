@@ -1,0 +1,242 @@
+"""A container's output, relayed to ours with every byte, in order per stream.
+
+For a run, launchbay attaches to the container *before* starting it, so the
+first bytes are not missed, and reads until the engine closes the stream after
+the container's last write. If that connection breaks (engine restart, network
+drop), the rest is fetched from the container's log, skipping the bytes already
+relayed for each stream: nothing is lost and nothing repeated.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import struct
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import IO, Any
+
+import anyio
+
+from launchbay._internal.docker.connection import DockerHost
+from launchbay._internal.docker.http import StreamBroken, StreamUnsupported, request
+
+STDOUT = 1
+STDERR = 2
+_HEADER = struct.Struct(">BxxxL")
+
+logger = logging.getLogger("launchbay.infrastructure.docker-container")
+
+
+class FrameDecoder:
+    """Splits Docker's multiplexed stream (8-byte header: stream, 0, 0, 0,
+    big-endian length; then the payload) into (stream, bytes) pieces. Payloads
+    are passed on as they arrive, even when a frame spans reads."""
+
+    def __init__(self) -> None:
+        self._header = b""
+        self._stream = STDOUT
+        self._left = 0
+
+    def feed(self, data: bytes) -> Iterator[tuple[int, bytes]]:
+        view = memoryview(data)
+        while view:
+            if self._left == 0:
+                need = _HEADER.size - len(self._header)
+                self._header += bytes(view[:need])
+                view = view[need:]
+                if len(self._header) < _HEADER.size:
+                    return
+                self._stream, self._left = _HEADER.unpack(self._header)
+                self._header = b""
+                continue
+            piece = bytes(view[: self._left])
+            view = view[len(piece) :]
+            self._left -= len(piece)
+            if piece:
+                yield self._stream, piece
+
+    @property
+    def mid_frame(self) -> bool:
+        return bool(self._header) or self._left > 0
+
+
+class Sink:
+    """Writes bytes to a Python stream (binary when it can), flushing each write."""
+
+    def __init__(self, stream: IO[Any]) -> None:
+        self.stream = stream
+        self.buffer = getattr(stream, "buffer", None)
+        self.decoder = None if self.buffer is not None else codecs.getincrementaldecoder("utf-8")("replace")
+
+    def write(self, data: bytes) -> None:
+        if self.buffer is not None:
+            self.buffer.write(data)
+            self.buffer.flush()
+        else:
+            assert self.decoder is not None
+            self.stream.write(self.decoder.decode(data))
+            self.stream.flush()
+
+    def finish(self) -> None:
+        if self.decoder is not None:
+            self.stream.write(self.decoder.decode(b"", final=True))
+            self.stream.flush()
+
+
+class LogUnavailable(Exception):
+    """The engine answered, but will not give the container's log (e.g. a log
+    driver that cannot be read back)."""
+
+
+class ContainerGone(LogUnavailable):
+    """The container no longer exists (removed), so its log cannot be read."""
+
+
+class ContainerOutput:
+    """Relays one container's stdout and stderr, counting what was relayed so a
+    broken stream can be resumed from the log exactly where it stopped."""
+
+    def __init__(
+        self,
+        host: DockerHost,
+        api_version: str,
+        container_id: str,
+        *,
+        tty: bool = False,
+        stdout: IO[Any] | None = None,
+        stderr: IO[Any] | None = None,
+    ) -> None:
+        self.host = host
+        self.api_version = api_version
+        self.container_id = container_id
+        self.tty = tty
+        self.sinks = {STDOUT: Sink(stdout or sys.stdout), STDERR: Sink(stderr or sys.stderr)}
+        self.relayed = {STDOUT: 0, STDERR: 0}
+        self.complete = False  # the engine ended the stream cleanly
+
+    def _path(self, endpoint: str) -> str:
+        return f"/v{self.api_version}/containers/{self.container_id}/{endpoint}"
+
+    # --- attaching (before start) ------------------------------------------------
+
+    async def attach(self) -> AsyncIterator[bytes] | None:
+        """Open the attach stream; call before the container starts. Returns the
+        raw body iterator (consume with ``relay``), or None when this transport
+        needs the threaded fallback."""
+        params = {"stream": "1", "stdout": "1", "stderr": "1"}
+        try:
+            response = await request(self.host, "POST", self._path("attach"), params, upgrade=True)
+        except StreamUnsupported:
+            return None
+        if response.status not in (101, 200):
+            body = await response.read_all()
+            await response.aclose()
+            raise StreamBroken(f"attach failed: HTTP {response.status} {body[:300]!r}")
+        return _closing(response)
+
+    async def relay(self, body: AsyncIterator[bytes] | None) -> None:
+        """Relay an attach stream to the end. A broken connection leaves
+        ``complete`` False; ``resume_from_log`` then fetches the rest."""
+        if body is None:
+            await self._relay_in_thread(follow=True, logs=False)
+            return
+        try:
+            await self._relay_body(body, skip=False)
+        except (StreamBroken, OSError) as exc:
+            logger.warning("Lost the output stream of container %s (%s); resuming from its log.",
+                           self.container_id[:12], exc)
+
+    async def _relay_body(self, body: AsyncIterator[bytes], *, skip: bool) -> None:
+        decoder = FrameDecoder()
+        seen = {STDOUT: 0, STDERR: 0}
+        async for data in body:
+            pieces = [(STDOUT, data)] if self.tty else decoder.feed(data)
+            for stream, piece in pieces:
+                stream = STDERR if stream == STDERR else STDOUT
+                if skip:
+                    # Resuming: drop what was relayed before the break.
+                    already = self.relayed[stream] - seen[stream]
+                    seen[stream] += len(piece)
+                    if already >= len(piece):
+                        continue
+                    if already > 0:
+                        piece = piece[already:]
+                self.sinks[stream].write(piece)
+                self.relayed[stream] += len(piece)
+                if skip:
+                    seen[stream] = self.relayed[stream]
+        if not self.tty and decoder.mid_frame:
+            raise StreamBroken("the stream ended inside a frame")
+        self.complete = True
+
+    # --- the log (resuming, reattaching) ---------------------------------------------
+
+    async def follow_log(self, *, follow: bool = True) -> None:
+        """Relay the container's log from its start, skipping what was already
+        relayed; with ``follow`` keep going until the container stops."""
+        params = {"stdout": "1", "stderr": "1", "follow": "1" if follow else "0"}
+        try:
+            response = await request(self.host, "GET", self._path("logs"), params)
+        except StreamUnsupported:
+            await self._relay_in_thread(follow=follow, logs=True)
+            return
+        try:
+            if response.status != 200:
+                message = _engine_message(await response.read_all())
+                if response.status == 404:
+                    raise ContainerGone(message)
+                raise LogUnavailable(f"HTTP {response.status}: {message}")
+            await self._relay_body(response.iter_body(), skip=True)
+        finally:
+            await response.aclose()
+
+    async def _relay_in_thread(self, *, follow: bool, logs: bool) -> None:
+        """docker-py's blocking stream, for transports the event loop cannot
+        speak (ssh://, named pipes): one worker thread for this stream only."""
+        from launchbay._internal.docker.connection import new_client
+
+        def read(emit: Callable[[int, bytes], None]) -> None:
+            client = new_client(self.host, timeout=None)
+            try:
+                if logs:
+                    chunks = client.api.logs(self.container_id, stream=True, follow=follow,
+                                             stdout=True, stderr=True)
+                    for chunk in chunks:
+                        anyio.from_thread.run_sync(emit, STDOUT, chunk)
+                else:
+                    for out, err in client.api.attach(self.container_id, stream=True, demux=True):
+                        if out:
+                            anyio.from_thread.run_sync(emit, STDOUT, out)
+                        if err:
+                            anyio.from_thread.run_sync(emit, STDERR, err)
+            finally:
+                client.close()
+
+        def emit(stream: int, data: bytes) -> None:
+            self.sinks[stream].write(data)
+            self.relayed[stream] += len(data)
+
+        await anyio.to_thread.run_sync(read, emit, abandon_on_cancel=True)
+        self.complete = True
+
+    def finish(self) -> None:
+        for sink in self.sinks.values():
+            sink.finish()
+
+
+async def _closing(response: Any) -> AsyncIterator[bytes]:
+    try:
+        async for data in response.iter_body():
+            yield data
+    finally:
+        await response.aclose()
+
+
+def _engine_message(body: bytes) -> str:
+    import json
+
+    try:
+        return str(json.loads(body).get("message", body[:300]))
+    except (ValueError, AttributeError):
+        return body[:300].decode("utf-8", "replace")

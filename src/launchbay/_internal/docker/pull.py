@@ -1,0 +1,47 @@
+"""Pulling an image, with failures that name the image and the cause."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from launchbay._internal.docker.images import pull_arguments
+from launchbay.exceptions import InfrastructureError
+
+if TYPE_CHECKING:
+    import docker
+
+    from launchbay.blocks.docker import DockerRegistry
+
+
+def pull_image(
+    client: docker.DockerClient, image: str, registry: DockerRegistry | None = None
+) -> None:
+    """Pull ``image`` (blocking: run it in a worker thread). The engine reports
+    some failures in the HTTP status and others inside the progress stream;
+    both become one ``InfrastructureError``."""
+    import docker
+
+    from launchbay.blocks.docker import scrub
+
+    repository, tag = pull_arguments(image)
+    auth_config = registry.auth_config() if registry is not None else None
+    secret = auth_config["password"] if auth_config else ""
+    try:
+        for message in client.api.pull(
+            repository, tag=tag, stream=True, decode=True, auth_config=auth_config
+        ):
+            error = message.get("error") or (message.get("errorDetail") or {}).get("message")
+            if error:
+                raise _pull_error(image, scrub(str(error), secret))
+    except docker.errors.APIError as exc:
+        raise _pull_error(image, scrub(str(exc.explanation or exc), secret)) from None
+
+
+def _pull_error(image: str, cause: str) -> InfrastructureError:
+    hint = ""
+    lowered = cause.lower()
+    if "unauthorized" in lowered or "authentication required" in lowered or "denied" in lowered:
+        hint = " (check the registry credentials: image_registry / --registry)"
+    elif "not found" in lowered or "manifest unknown" in lowered:
+        hint = " (check the image name and tag)"
+    return InfrastructureError(f"Could not pull image {image!r}: {cause}{hint}")
