@@ -6,9 +6,8 @@ set -uo pipefail
 source "$(dirname "$0")/env.sh"
 
 stop_component kubelet
-stop_component kube-scheduler
-stop_component kube-controller-manager
-stop_component kube-apiserver
+for c in kube-scheduler kube-controller-manager kube-apiserver; do stop_component "$c" & done
+wait
 stop_component etcd
 
 # Pods: kill their tasks through our containerd, then anything left in the

@@ -39,6 +39,7 @@ any_running() { local c; for c in "${COMPONENTS[@]}"; do pid_of "$c" >/dev/null 
 if [[ -d $DEVCLUSTER_STATE ]] && ! any_running; then
   log "no component of the previous cluster is running; removing its stale state"
   "$lib/down.sh"
+  phase_done cleanup
 fi
 "$DEVCLUSTER_DIR/install-deps.sh" >&2;          phase_done deps
 "$DEVCLUSTER_DIR/build.sh" >&2;                 phase_done build
