@@ -1,0 +1,63 @@
+"""Finding the engine, infrastructure pids, and connection errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from launchbay._internal.docker.connection import (
+    engine_info,
+    normalize_host_url,
+    resolve_host,
+    split_infrastructure_pid,
+)
+from launchbay.exceptions import InfrastructureError
+
+
+def test_pids_split_on_the_last_colon() -> None:
+    assert split_infrastructure_pid("unix:///var/run/docker.sock:abc123") == (
+        "unix:///var/run/docker.sock",
+        "abc123",
+    )
+    assert split_infrastructure_pid("tcp://10.0.0.1:2376:abc123") == ("tcp://10.0.0.1:2376", "abc123")
+    assert split_infrastructure_pid("http+docker://localhost:abc") == ("http+docker://localhost", "abc")
+
+
+@pytest.mark.parametrize("pid", ["abc", "host:123", "unix:///x.sock:", ""])
+def test_invalid_pids(pid: str) -> None:
+    with pytest.raises(ValueError, match="BASE_URL:CONTAINER_ID"):
+        split_infrastructure_pid(pid)
+
+
+def test_normalized_urls() -> None:
+    assert normalize_host_url("tcp://Docker.Example:2376") == "tcp://docker.example:2376"
+    assert normalize_host_url("tcp://host") == "tcp://host:2375"
+    assert normalize_host_url("https://host") == "tcp://host:2376"
+    assert normalize_host_url("http+unix:///tmp/x.sock") == normalize_host_url("unix:///tmp/x.sock")
+
+
+def test_docker_host_is_honoured() -> None:
+    host = resolve_host({"DOCKER_HOST": "tcp://10.1.2.3:2375"})
+    assert host.url == "tcp://10.1.2.3:2375"
+    assert host.tcp_address == ("10.1.2.3", 2375)
+    assert host.unix_socket_path is None
+
+
+def test_default_is_the_local_socket(tmp_path: pytest.TempPathFactory) -> None:
+    host = resolve_host({"HOME": str(tmp_path)})  # no DOCKER_HOST, no CLI context
+    assert host.url == "unix:///var/run/docker.sock"
+
+
+def test_no_engine_gives_an_actionable_error(tmp_path: pytest.TempPathFactory) -> None:
+    host = resolve_host({"DOCKER_HOST": f"unix://{tmp_path}/missing.sock"})
+    with pytest.raises(InfrastructureError) as caught:
+        engine_info(host)
+    message = str(caught.value)
+    assert message.startswith(f"Could not connect to Docker at unix://{tmp_path}/missing.sock")
+    assert "no engine socket" in message
+    assert "DOCKER_HOST" in message
+
+
+def test_refused_tcp_connection() -> None:
+    host = resolve_host({"DOCKER_HOST": "tcp://127.0.0.1:9"})
+    with pytest.raises(InfrastructureError, match="Could not connect to Docker at tcp://127.0.0.1:9: connection refused"):
+        engine_info(host)

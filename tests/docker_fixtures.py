@@ -1,0 +1,239 @@
+"""Fixtures and helpers for tests against the real Docker Engine and the local
+registry (started by scripts/services/docker.sh and registry.sh).
+
+Test modules import the fixtures they use: ``from tests.docker_fixtures import ...``.
+Every container a test creates carries TEST_LABEL and is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import require
+
+TEST_IMAGE = os.environ.get("LAUNCHBAY_TEST_DOCKER_IMAGE", "launchbay-test/busybox:1.35")
+TEST_LABEL = "launchbay.io/test-run"  # becomes io.launchbay.test-run on containers
+TEST_LABEL_DOCKER = "io.launchbay.test-run"
+SRC = str(Path(__file__).resolve().parent.parent / "src")
+
+
+def _engine_reachable() -> tuple[bool, str]:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        client.ping()
+        client.images.get(TEST_IMAGE)
+        client.close()
+        return True, ""
+    except Exception as exc:  # noqa: BLE001 - any failure means "not usable"
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+@pytest.fixture(scope="session")
+def _docker_session() -> Iterator[Any]:
+    ok, why = _engine_reachable()
+    if not ok:
+        yield None, why
+        return
+    import docker
+
+    client = docker.from_env(timeout=60)
+    yield client, ""
+    client.close()
+
+
+@pytest.fixture
+def docker_client(_docker_session: Any) -> Iterator[Any]:
+    """A docker-py client of the test engine; the test's containers are
+    removed afterwards."""
+    client, why = _docker_session
+    require(
+        client is not None,
+        f"no Docker engine with the image {TEST_IMAGE} ({why}); run scripts/services/docker.sh",
+    )
+    run_id = uuid.uuid4().hex[:12]
+    client.launchbay_test_run = run_id
+    yield client
+    remove_test_containers(client, run_id)
+
+
+def remove_test_containers(client: Any, run_id: str | None = None) -> None:
+    selector = f"{TEST_LABEL_DOCKER}={run_id}" if run_id else TEST_LABEL_DOCKER
+    for container in client.containers.list(all=True, filters={"label": selector}):
+        try:
+            container.remove(force=True)
+        except Exception:  # noqa: BLE001 - already gone (auto-remove)
+            pass
+
+
+@pytest.fixture
+def test_labels(docker_client: Any) -> dict[str, str]:
+    """Labels that mark a container as this test's (for clean-up)."""
+    return {TEST_LABEL: docker_client.launchbay_test_run}
+
+
+@pytest.fixture
+def registry() -> dict[str, str]:
+    """The local registry's address and credentials."""
+    address = os.environ.get("LAUNCHBAY_TEST_REGISTRY", "")
+    require(bool(address), "LAUNCHBAY_TEST_REGISTRY is not set; run scripts/services/registry.sh")
+    return {
+        "address": address,
+        "username": os.environ.get("LAUNCHBAY_TEST_REGISTRY_USERNAME", ""),
+        "password": os.environ.get("LAUNCHBAY_TEST_REGISTRY_PASSWORD", ""),
+    }
+
+
+def unique_name(prefix: str = "lbt") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def container_by_label(client: Any, run_id: str) -> list[Any]:
+    return client.containers.list(all=True, filters={"label": f"{TEST_LABEL_DOCKER}={run_id}"})
+
+
+# --- launchbay in another process ---------------------------------------------------
+
+
+def start_python(code: str, **kwargs: Any) -> subprocess.Popen[str]:
+    """Run ``code`` in a new Python process with launchbay importable."""
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env.update(kwargs.pop("env", {}))
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def read_line_matching(stream: Any, pattern: str, timeout: float = 60) -> re.Match[str]:
+    """Read lines from ``stream`` until one matches ``pattern``."""
+    deadline = time.monotonic() + timeout
+    seen = []
+    result: dict[str, Any] = {}
+
+    def reader() -> None:
+        for line in stream:
+            seen.append(line)
+            match = re.search(pattern, line)
+            if match:
+                result["match"] = match
+                return
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    thread.join(max(0.0, deadline - time.monotonic()))
+    if "match" not in result:
+        raise AssertionError(f"no line matching {pattern!r} within {timeout}s; got: {seen!r}")
+    return result["match"]
+
+
+# --- a proxy in front of the engine: counts requests, can cut connections ---------------
+
+_REQUEST_LINE = re.compile(rb"(?:GET|POST|HEAD|PUT|DELETE) (/\S*) HTTP/1\.[01]\r\n")
+
+
+class DockerProxy:
+    """A Unix-socket proxy to the engine's socket. Tests point DOCKER_HOST at
+    it to count API requests, to cut every open connection (what clients see
+    when the daemon restarts), or to refuse connections for a while."""
+
+    def __init__(self, directory: Path, target: str = "/var/run/docker.sock") -> None:
+        self.path = str(directory / "docker-proxy.sock")
+        self.target = target
+        self.requests: list[str] = []
+        self._connections: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._refusing = threading.Event()
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._server.bind(self.path)
+        self._server.listen(128)
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.path}"
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            if self._refusing.is_set():
+                client.close()
+                continue
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                upstream.connect(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._connections += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, count: bool) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                if count:
+                    with self._lock:
+                        self.requests += [m.group(0).decode().strip() for m in _REQUEST_LINE.finditer(data)]
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut_connections(self) -> None:
+        """Close every open connection, as a daemon restart would."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for sock in connections:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            except OSError:
+                pass
+
+    def refuse(self, refusing: bool = True) -> None:
+        if refusing:
+            self._refusing.set()
+        else:
+            self._refusing.clear()
+
+    def close(self) -> None:
+        self._closed = True
+        self._server.close()
+        self.cut_connections()
+
+
+@pytest.fixture
+def docker_proxy(docker_client: Any, tmp_path: Path) -> Iterator[DockerProxy]:
+    proxy = DockerProxy(tmp_path)
+    yield proxy
+    proxy.close()
