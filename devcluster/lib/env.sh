@@ -3,6 +3,7 @@
 #   $DEVCLUSTER_CACHE  build outputs (binaries), kept across `down`
 #   $DEVCLUSTER_STATE  certs, kubeconfigs, etcd data, kubelet dir, logs
 #   $DEVCLUSTER_RUN    sockets, pid files and containerd's runtime state
+[[ -x /usr/local/go/bin/go ]] && PATH=$PATH:/usr/local/go/bin
 DEVCLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEVCLUSTER_CACHE=${DEVCLUSTER_CACHE:-/var/cache/launchbay-devcluster}
 DEVCLUSTER_STATE=${DEVCLUSTER_STATE:-/var/lib/launchbay-devcluster}

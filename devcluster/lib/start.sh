@@ -32,7 +32,14 @@ kube-apiserver)
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$PKI/sa.pub" \
     --service-account-signing-key-file "$PKI/sa.key" \
-    --allow-privileged=true --profiling=false --v 1
+    --allow-privileged=true --profiling=false --v 1 \
+    --requestheader-client-ca-file "$PKI/ca.crt" \
+    --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User \
+    --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra-
+  # (requestheader: no front-proxy-client cert is ever issued; the flags only give
+  # the scheduler and controller manager the CA bundle they look up.)
   ;;
 kube-controller-manager)
   start_component kube-controller-manager "$BIN/kube-controller-manager" \
