@@ -1,0 +1,1 @@
+"""launchbay benchmarks: `bench/run --help`."""

@@ -1,0 +1,167 @@
+"""Kubernetes: how soon `KubernetesJob(...).run()` sees a job complete after its
+pod exits, its wall time against kubectl, and the API requests and watches it
+makes (counted by a proxy that forwards to the API server over TLS)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import ssl
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.countingproxy import CountingProxy
+from bench.harness import ROOT, Context, Row, Skip, median, run_worker, worker_environment
+
+IMAGE = os.environ.get("LAUNCHBAY_TEST_DOCKER_IMAGE", "launchbay-test/busybox:1.35")
+NAMESPACE = "default"
+
+
+def find_kubeconfig() -> str:
+    candidates = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    script = ROOT / "devcluster" / "devcluster"
+    if not candidates and script.exists():
+        got = subprocess.run([str(script), "kubeconfig"], capture_output=True, text=True)
+        if got.returncode == 0 and got.stdout.strip():
+            candidates.append(got.stdout.strip())
+    candidates.append(str(Path.home() / ".kube" / "config"))
+    for path in candidates:
+        if Path(path).is_file():
+            return path
+    raise Skip("no kubeconfig: set KUBECONFIG or bring up the dev cluster (devcluster/devcluster up)")
+
+
+def _check(ctx: Context) -> tuple[str, str]:
+    kubectl = shutil.which("kubectl")
+    if not kubectl:
+        raise Skip("no kubectl on PATH")
+    kubeconfig = find_kubeconfig()
+    ping = subprocess.run([kubectl, "--kubeconfig", kubeconfig, "--request-timeout=5s", "get", "--raw", "/readyz"],
+                          capture_output=True, text=True)
+    if ping.returncode != 0:
+        raise Skip(f"the cluster in {kubeconfig} does not answer: {ping.stderr.strip()[:200]}")
+    probe = subprocess.run([ctx.python, "-c", "from launchbay import KubernetesJob"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise Skip("launchbay.KubernetesJob is not importable yet: " + probe.stderr.strip().splitlines()[-1])
+    return kubectl, kubeconfig
+
+
+def _cleanup(kubectl: str, kubeconfig: str) -> None:
+    subprocess.run([kubectl, "--kubeconfig", kubeconfig, "delete", "jobs", "-n", NAMESPACE, "-l", "launchbay-bench=1",
+                    "--wait=false", "--cascade=background"], capture_output=True)
+
+
+def kubernetes_run(ctx: Context) -> list[Row]:
+    kubectl, kubeconfig = _check(ctx)
+    env = worker_environment({"KUBECONFIG": kubeconfig})
+    args: dict[str, Any] = {"image": IMAGE, "namespace": NAMESPACE, "kubectl": kubectl, "n": ctx.pick(3, 1)}
+    try:
+        lb = run_worker(ctx, ctx.python, "kubernetes_time", {**args, "arms": ["launchbay", "kubectl"]}, env=env)
+        ref: dict[str, list[dict[str, Any]]] = {}
+        if ctx.reference_python:
+            ref = run_worker(ctx, ctx.reference_python, "kubernetes_time", {**args, "arms": ["prefect"], "n": ctx.pick(2, 1)}, env=env)
+        counts = _count_requests(ctx, kubectl, kubeconfig, concurrent=ctx.pick(4, 2))
+    finally:
+        _cleanup(kubectl, kubeconfig)
+
+    def latencies(runs: list[dict[str, Any]]) -> list[float]:
+        return [r["seen"] - r["exited"] for r in runs if r.get("exited") is not None]
+
+    seen = Row("kubernetes", "Kubernetes: job completion seen after the pod exits", "`kubectl wait --for=condition=complete`",
+               "s", "<= 1 s", ratio_wanted=False)
+    seen.samples = {"launchbay": latencies(lb["launchbay"]), "baseline": latencies(lb["kubectl"]),
+                    "reference": latencies(ref.get("prefect", []))}
+    seen.launchbay, seen.baseline = median(seen.samples["launchbay"]), median(seen.samples["baseline"])
+    seen.reference = median(seen.samples["reference"])
+    seen.met = seen.launchbay is not None and seen.launchbay <= 1.0
+    seen.note = "pod prints /proc/uptime as it exits; 10 ms resolution"
+    bad = [r["status"] for r in lb["launchbay"] if r["status"] != 0]
+    if bad:
+        seen.note += f"; launchbay status codes {bad}"
+        seen.met = False
+
+    wall = Row("kubernetes", "Kubernetes: `run()` of a 1 s job, create to result with logs",
+               "`kubectl create` + `wait` + `logs`", "s", "report")
+    wall.samples = {"launchbay": [r["wall"] for r in lb["launchbay"]], "baseline": [r["wall"] for r in lb["kubectl"]],
+                    "reference": [r["wall"] for r in ref.get("prefect", [])]}
+    wall.launchbay, wall.baseline = median(wall.samples["launchbay"]), median(wall.samples["baseline"])
+    wall.reference = median(wall.samples["reference"])
+
+    requests = Row("kubernetes", "Kubernetes API requests per run (create to result, logs included)",
+                   "kubectl create + wait + logs", "requests", "report; minimise", ratio_wanted=False)
+    requests.launchbay, requests.baseline = counts.get("launchbay"), counts.get("kubectl")
+    requests.reference = counts.get("prefect")
+    requests.note = "; ".join(f"{name}: {', '.join(paths)}" for name, paths in counts["paths"].items()
+                              if not name.endswith("-concurrent"))
+
+    m = ctx.pick(4, 2)
+    watches = Row("kubernetes", f"Kubernetes: watch requests for {m} concurrent runs", "—", "watches",
+                  "shared watches", ratio_wanted=False)
+    watches.launchbay = counts.get("launchbay-concurrent-watches")
+    watches.reference = counts.get("prefect-concurrent-watches")
+    if watches.launchbay is not None:
+        single = counts.get("launchbay-watches", 0)
+        watches.met = watches.launchbay < m * max(single, 1)
+        watches.note = (f"one run alone: {single} watch request(s); all requests for {m} runs: "
+                        f"launchbay {counts.get('launchbay-concurrent')}, reference {counts.get('prefect-concurrent', '—')}")
+    return [seen, wall, requests, watches]
+
+
+def _ssl_context(config: dict[str, Any], tmp: Path) -> tuple[str, int, ssl.SSLContext]:
+    """The API server's address and a TLS context with the kubeconfig's client
+    certificate (the proxy authenticates as the kubeconfig's user)."""
+    from urllib.parse import urlsplit
+
+    context_name = config["current-context"]
+    context = next(c["context"] for c in config["contexts"] if c["name"] == context_name)
+    cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
+    user = next(u["user"] for u in config["users"] if u["name"] == context["user"])
+    server = urlsplit(cluster["server"])
+    if "client-certificate-data" not in user:
+        raise Skip("request counting needs a kubeconfig with a client certificate")
+    ssl_context = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    cert, key = tmp / "client.crt", tmp / "client.key"
+    cert.write_bytes(base64.b64decode(user["client-certificate-data"]))
+    key.write_bytes(base64.b64decode(user["client-key-data"]))
+    os.chmod(key, 0o600)
+    ssl_context.load_cert_chain(str(cert), str(key))
+    return server.hostname or "127.0.0.1", server.port or 443, ssl_context
+
+
+def _count_requests(ctx: Context, kubectl: str, kubeconfig: str, concurrent: int) -> dict[str, Any]:
+    import yaml
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-kube-"))
+    host, port, context = _ssl_context(yaml.safe_load(Path(kubeconfig).read_text()), tmp)
+    counts: dict[str, Any] = {"paths": {}}
+    with CountingProxy.for_tls_server(host, port, context) as proxy:
+        proxy_host, proxy_port = proxy.address  # type: ignore[misc]
+        proxied = tmp / "kubeconfig"
+        proxied.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "bench",
+            "clusters": [{"name": "bench", "cluster": {"server": f"http://{proxy_host}:{proxy_port}"}}],
+            "users": [{"name": "bench", "user": {"username": "bench", "password": "unused"}}],
+            "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "bench", "namespace": NAMESPACE}}],
+        }))
+        env = worker_environment({"KUBECONFIG": str(proxied)})
+        args = {"image": IMAGE, "namespace": NAMESPACE, "kubectl": kubectl, "proxy_host": proxy_host,
+                "proxy_port": proxy_port, "concurrent": concurrent}
+        run_worker(ctx, ctx.python, "kubernetes_count",
+                   {**args, "arms": ["launchbay", "kubectl"], "concurrent_arms": ["launchbay"]}, env=env)
+        if ctx.reference_python:
+            run_worker(ctx, ctx.reference_python, "kubernetes_count",
+                       {**args, "arms": ["prefect"], "concurrent_arms": ["prefect"]}, env=env)
+    for name, requests in proxy.counter.marks.items():
+        counts[name] = len(requests)
+        counts[f"{name}-watches"] = sum(1 for r in requests if r.is_watch)
+        counts["paths"][name] = [f"{r.method} {_short(r.path)}" for r in requests]
+    return counts
+
+
+def _short(path: str) -> str:
+    base, _, query = path.partition("?")
+    flags = [q for q in query.split("&") if q.split("=")[0] in ("watch", "follow", "labelSelector", "fieldSelector")]
+    return base + (f" ({', '.join(flags)})" if flags else "")
