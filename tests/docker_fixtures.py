@@ -107,18 +107,43 @@ def container_by_label(client: Any, run_id: str) -> list[Any]:
 # --- launchbay in another process ---------------------------------------------------
 
 
-def start_python(code: str, **kwargs: Any) -> subprocess.Popen[str]:
+def start_python(code: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """Run ``code`` in a new Python process with launchbay importable."""
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    env.update(kwargs.pop("env", {}))
+    full_env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    full_env.update(env or {})
     return subprocess.Popen(
         [sys.executable, "-c", code],
-        env=env,
+        env=full_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        **kwargs,
     )
+
+
+# Runs the DockerContainer given as JSON in $LB_CONTAINER; reports "PID <pid>" as
+# soon as it starts and "RESULT <json>" at the end, on stderr (the container's
+# output goes to stdout).
+LAUNCHER = """
+import os, sys, anyio
+from launchbay import DockerContainer
+container = DockerContainer.model_validate_json(os.environ["LB_CONTAINER"])
+outcome = {}
+async def runner(*, task_status):
+    outcome["result"] = await container.run(task_status=task_status)
+async def main():
+    async with anyio.create_task_group() as tg:
+        pid = await tg.start(runner)
+        print("PID", pid, file=sys.stderr, flush=True)
+anyio.run(main)
+print("RESULT", outcome["result"].model_dump_json(), file=sys.stderr, flush=True)
+"""
+
+
+def launch_in_subprocess(container: Any) -> tuple[subprocess.Popen[str], str]:
+    """Start ``container`` from another Python process; returns it and the pid."""
+    process = start_python(LAUNCHER, env={"LB_CONTAINER": container.model_dump_json()})
+    match = read_line_matching(process.stderr, r"^PID (\S+)$")
+    return process, match.group(1)
 
 
 def read_line_matching(stream: Any, pattern: str, timeout: float = 60) -> re.Match[str]:

@@ -241,7 +241,9 @@ class DockerContainer(Infrastructure):
         identifier = f"{host.url}:{container_id}"
         task_status.started(identifier)
         try:
-            exit_ = await follow_container(client, subscription, connection, output, attach_body)
+            exit_ = await follow_container(
+                client, subscription, connection, output, attach_body, auto_remove=self.auto_remove
+            )
         except BaseException:
             with anyio.CancelScope(shield=True):
                 self.logger.warning("Run cancelled: stopping Docker container %s", display)

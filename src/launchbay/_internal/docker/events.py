@@ -136,6 +136,18 @@ class Subscription:
             await self.waker.wait()
 
 
+    async def wait_destroyed(self, timeout: float) -> bool:
+        """Wait for the container's removal (auto-remove happens just after
+        its exit); False if it is still there after ``timeout``."""
+        with anyio.move_on_after(timeout):
+            while True:
+                self.waker.clear()
+                if self.destroyed:
+                    return True
+                await self.waker.wait()
+        return self.destroyed
+
+
 class EventWatcher:
     """The events stream of one engine, read by one daemon thread."""
 

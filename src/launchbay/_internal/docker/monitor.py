@@ -21,6 +21,8 @@ DRAIN_SECONDS = 10.0
 # before we check whether the container still runs (then the connection was cut).
 EOF_EXIT_GRACE_SECONDS = 2.0
 _RESUME_RETRY_MAX_SECONDS = 2.0
+# How long an auto-removed container may take to disappear after its exit.
+REMOVAL_SECONDS = 10.0
 
 logger = logging.getLogger("launchbay.infrastructure.docker-container")
 
@@ -44,9 +46,12 @@ async def follow_container(
     connection: int,
     output: ContainerOutput | None,
     attach_body: AsyncIterator[bytes] | None = None,
+    *,
+    auto_remove: bool = False,
 ) -> ContainerExit | None:
     """Relay the output (from ``attach_body``, or from the log's start when it
-    is None) and wait for the exit. None: removed before its exit was seen."""
+    is None) and wait for the exit (and, with ``auto_remove``, the removal, as
+    ``docker run --rm`` does). None: removed before its exit was seen."""
     container_id = subscription.container_id
     exited = anyio.Event()
     relay_done = anyio.Event()
@@ -112,6 +117,10 @@ async def follow_container(
                 )
                 task_group.cancel_scope.cancel()
 
+    if auto_remove and result is not None:
+        if not await subscription.wait_destroyed(REMOVAL_SECONDS):
+            logger.debug("Container %s was not removed within %ss", container_id[:12], REMOVAL_SECONDS)
+        return result
     if output is not None and subscription.watcher.connections != connection:
         # The engine was out of reach during the run: anything the attach
         # stream missed is in the log (already-relayed bytes are skipped).
