@@ -262,3 +262,96 @@ def docker_proxy(docker_client: Any, tmp_path: Path) -> Iterator[DockerProxy]:
     proxy = DockerProxy(tmp_path)
     yield proxy
     proxy.close()
+
+
+# --- images in the local registry ---------------------------------------------------
+
+
+class RegistryImages:
+    """Pushes test images to the local registry under a repository of the
+    test's own, and makes local variants (other image ids) on demand."""
+
+    def __init__(self, client: Any, registry: dict[str, str]) -> None:
+        self.client = client
+        self.registry = registry
+        self.repository = f"{registry['address']}/launchbay-test/pull-{uuid.uuid4().hex[:10]}"
+        self._images: list[str] = []
+        self.auth = {
+            "username": registry["username"],
+            "password": registry["password"],
+            "serveraddress": registry["address"],
+        }
+
+    def ref(self, tag: str) -> str:
+        return f"{self.repository}:{tag}"
+
+    def push(self, tag: str) -> str:
+        """Push the test image as ``tag``, then drop the local tag. Returns
+        the pushed image's id."""
+        image = self.client.images.get(TEST_IMAGE)
+        image.tag(self.repository, tag)
+        for message in self.client.images.push(
+            self.repository, tag=tag, auth_config=self.auth, stream=True, decode=True
+        ):
+            assert "error" not in message, message
+        self.untag(tag)
+        return str(image.id)
+
+    def digest(self, tag: str) -> str:
+        """``repository@sha256:...`` of a pushed tag (from the registry)."""
+        data = self.client.api.inspect_distribution(self.ref(tag), auth_config=self.auth)
+        return f"{self.repository}@{data['Descriptor']['digest']}"
+
+    def local_variant(self, tag: str) -> str:
+        """A local image (another id than the test image) tagged ``tag``."""
+        container = self.client.containers.create(TEST_IMAGE, ["true"], labels={TEST_LABEL_DOCKER: "variant"})
+        try:
+            image = container.commit(repository=self.repository, tag=tag, changes=["ENV LAUNCHBAY_VARIANT=1"])
+        finally:
+            container.remove(force=True)
+        self._images.append(str(image.id))
+        return str(image.id)
+
+    def local_id(self, tag: str) -> str | None:
+        import docker
+
+        try:
+            return str(self.client.images.get(self.ref(tag)).id)
+        except docker.errors.ImageNotFound:
+            return None
+
+    def untag(self, tag: str) -> None:
+        import docker
+
+        try:
+            self.client.images.remove(self.ref(tag))
+        except docker.errors.ImageNotFound:
+            pass
+
+    def cleanup(self) -> None:
+        """Remove this repository's tags and digests only: a pushed image is
+        the test image itself, whose own tag must stay."""
+        import docker
+
+        mine = self.repository + ":"
+        for image in self.client.images.list(name=self.repository):
+            references = [t for t in image.tags if t.startswith(mine)]
+            references += [d for d in image.attrs.get("RepoDigests") or [] if d.startswith(self.repository + "@")]
+            for reference in references:
+                try:
+                    self.client.images.remove(reference)
+                except docker.errors.APIError:
+                    pass
+        for image_id in self._images:  # local variants: only ever tagged here
+            try:
+                self.client.images.remove(image_id, force=True)
+            except docker.errors.APIError:
+                pass
+
+
+@pytest.fixture
+def registry_images(docker_client: Any, registry: dict[str, str]) -> Iterator[RegistryImages]:
+    images = RegistryImages(docker_client, registry)
+    yield images
+    remove_test_containers(docker_client, docker_client.launchbay_test_run)
+    images.cleanup()
