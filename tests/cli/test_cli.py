@@ -187,3 +187,28 @@ def test_import_launchbay_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[] []"
+
+
+def test_a_saved_secret_never_shows_in_inspect_load_preview_or_logs(launchbay_home: Path) -> None:
+    secret = "pw-Zq81-never-print"
+    saved = launchbay(
+        "block", "save", "docker-registry", "private",
+        "--username", "me", "--password-stdin", "--registry-url", "127.0.0.1:1",
+        input=secret + "\n",
+    )
+    assert saved.returncode == 0, saved.stderr
+    outputs = [
+        launchbay("block", "inspect", "docker-registry/private"),
+        launchbay("block", "inspect", "docker-registry/private", "--json"),
+        launchbay("block", "load", "docker-registry/private"),
+        launchbay("preview", "--docker", "127.0.0.1:1/app:1", "--registry", "private", "--", "true"),
+        launchbay("block", "ls"),
+    ]
+    for done in outputs:
+        assert done.returncode == 0, done.stderr
+        assert secret not in done.stdout + done.stderr
+    assert "**********" in outputs[0].stdout
+    # It was stored all the same: the registry block loads with its password.
+    code = "from launchbay import DockerRegistry; print(DockerRegistry.load('private').password.get_secret_value())"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
+    assert loaded.stdout.strip() == secret

@@ -54,7 +54,7 @@ def save(
     username: Optional[str] = typer.Option(None, "--username", help="For docker-registry."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="For docker-registry: read the password from stdin."),
     registry_url: Optional[str] = typer.Option(None, "--registry-url", help="For docker-registry."),
-    reauth: bool = typer.Option(False, "--reauth", help="For docker-registry: log in again on every use."),
+    reauth: Optional[bool] = typer.Option(None, "--reauth/--no-reauth", help="For docker-registry: log in again even when Docker already holds credentials.", show_default=False),
     options: InfraOptions,
 ) -> None:
     """Save a block under NAME, from flags or from a file.
@@ -90,7 +90,10 @@ def save(
         password = sys.stdin.read().rstrip("\n") if password_stdin else None
         if not (username and password is not None and registry_url):
             raise typer.BadParameter("docker-registry needs --username, --password-stdin and --registry-url")
-        block = cls(username=username, password=password, registry_url=registry_url, reauth=reauth)
+        fields: dict[str, Any] = {"username": username, "password": password, "registry_url": registry_url}
+        if reauth is not None:
+            fields["reauth"] = reauth
+        block = cls(**fields)
     else:
         block = cls()
     reference = block.save(block_name, overwrite=overwrite)
