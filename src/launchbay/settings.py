@@ -1,76 +1,179 @@
-"""Typed settings read from ``LAUNCHBAY_*`` environment variables."""
+"""Typed settings read from ``LAUNCHBAY_*`` environment variables.
+
+``Settings`` (a frozen pydantic model) is built on first use: the hot paths
+(the base environment of a run, the CLI's logging level) read the environment
+with the plain functions below, which apply the very same rules without
+importing pydantic. The names are matched case-insensitively, as a settings
+library would.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import TYPE_CHECKING, Any
 
 ENV_PREFIX = "LAUNCHBAY_"
 
+# field -> (default, description); the order is the order of the model's fields.
+FIELDS: dict[str, tuple[Any, str]] = {
+    "home": (Path("~/.launchbay"), "Where launchbay keeps its files."),
+    "api_url": (None, "URL of an API the launched work should call back to."),
+    "api_dns_name": (None, "Name that replaces localhost in the API URL given to Kubernetes jobs."),
+    "database_url": (None, "Block store: sqlite:///path or postgresql://... (default: SQLite file in HOME)."),
+    "logging_level": ("INFO", "Level of launchbay's own logs."),
+    "kubernetes_cluster_uid": (None, "Cluster UID used in Kubernetes infrastructure pids."),
+}
 
-class Settings(BaseSettings):
-    """launchbay's settings. Each field ``x`` is read from ``LAUNCHBAY_X``."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, validate_default=True
-    )
+def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings set in the environment, by field name, as given."""
+    environ = os.environ if environ is None else environ
+    found: dict[str, str] = {}
+    for key, value in environ.items():
+        if len(key) > len(ENV_PREFIX) and key[: len(ENV_PREFIX)].upper() == ENV_PREFIX:
+            name = key[len(ENV_PREFIX) :].lower()
+            if name in FIELDS:
+                found[name] = value
+    return found
 
-    home: Path = Field(default=Path("~/.launchbay"), description="Where launchbay keeps its files.")
-    api_url: str | None = Field(
-        default=None, description="URL of an API the launched work should call back to."
-    )
-    api_dns_name: str | None = Field(
-        default=None,
-        description="Name that replaces localhost in the API URL given to Kubernetes jobs.",
-    )
-    database_url: str | None = Field(
-        default=None,
-        description="Block store: sqlite:///path or postgresql://... (default: SQLite file in HOME).",
-    )
-    logging_level: str = Field(default="INFO", description="Level of launchbay's own logs.")
-    kubernetes_cluster_uid: str | None = Field(
-        default=None, description="Cluster UID used in Kubernetes infrastructure pids."
-    )
 
-    @field_validator("home", mode="after")
-    @classmethod
-    def _expand_home(cls, value: Path) -> Path:
-        return value.expanduser()
+def normalize_home(value: Path) -> Path:
+    return value.expanduser()
 
-    @field_validator("logging_level", mode="after")
-    @classmethod
-    def _check_level(cls, value: str) -> str:
-        level = value.upper()
-        if not isinstance(logging.getLevelName(level), int):
-            raise ValueError(
-                f"{value!r} is not a logging level; use DEBUG, INFO, WARNING, ERROR or CRITICAL"
-            )
-        return level
 
-    @property
-    def database_path(self) -> Path:
-        """The default SQLite file."""
-        return self.home / "launchbay.db"
+def normalize_logging_level(value: str) -> str:
+    level = value.upper()
+    if not isinstance(logging.getLevelName(level), int):
+        raise ValueError(
+            f"{value!r} is not a logging level; use DEBUG, INFO, WARNING, ERROR or CRITICAL"
+        )
+    return level
 
-    def to_environment_variables(self, exclude_unset: bool = False) -> dict[str, str]:
-        """The settings as ``{"LAUNCHBAY_X": "value"}``.
 
-        With ``exclude_unset`` only what the user actually set is returned: the
-        base environment passed to launched infrastructure.
-        """
-        values: dict[str, Any] = self.model_dump(exclude_unset=exclude_unset)
-        return {
-            f"{ENV_PREFIX}{key.upper()}": str(value)
-            for key, value in values.items()
-            if value is not None
-        }
+def _light_value(name: str, raw: str) -> str:
+    """What the model would hold for a string setting, as a string; ValueError
+    when the model would reject it."""
+    if name == "home":
+        return str(normalize_home(Path(raw)))
+    if name == "logging_level":
+        return normalize_logging_level(raw)
+    return raw
+
+
+def base_environment() -> dict[str, str]:
+    """``get_current_settings().to_environment_variables(exclude_unset=True)``
+    without building the model: the environment every launched run gets."""
+    try:
+        values = {name: _light_value(name, raw) for name, raw in read_environment().items()}
+    except ValueError:
+        # Let the model raise its ValidationError, with its message.
+        return get_current_settings().to_environment_variables(exclude_unset=True)
+    return {f"{ENV_PREFIX}{name.upper()}": values[name] for name in FIELDS if name in values}
+
+
+def logging_level() -> str:
+    """``get_current_settings().logging_level`` without building the model."""
+    raw = read_environment().get("logging_level")
+    if raw is None:
+        return FIELDS["logging_level"][0]
+    try:
+        return normalize_logging_level(raw)
+    except ValueError:
+        return get_current_settings().logging_level  # raises the ValidationError
 
 
 def get_current_settings() -> Settings:
     """Settings read from the current environment (cheap; read anew each call so
     tests and long-lived programs see changes)."""
-    return Settings()
+    return _settings_class()()
+
+
+def _settings_class() -> type[Settings]:
+    global _SETTINGS_CLASS
+    if _SETTINGS_CLASS is None:
+        _SETTINGS_CLASS = _build_settings_class()
+    return _SETTINGS_CLASS
+
+
+_SETTINGS_CLASS: Any = None
+
+
+def _build_settings_class() -> type[Settings]:
+    from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+    class Settings(BaseModel):
+        """launchbay's settings. Each field ``x`` is read from ``LAUNCHBAY_X``;
+        values given to the constructor win over the environment."""
+
+        model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
+
+        home: Path = Field(default=FIELDS["home"][0], description=FIELDS["home"][1])
+        api_url: str | None = Field(default=None, description=FIELDS["api_url"][1])
+        api_dns_name: str | None = Field(default=None, description=FIELDS["api_dns_name"][1])
+        database_url: str | None = Field(default=None, description=FIELDS["database_url"][1])
+        logging_level: str = Field(default="INFO", description=FIELDS["logging_level"][1])
+        kubernetes_cluster_uid: str | None = Field(
+            default=None, description=FIELDS["kubernetes_cluster_uid"][1]
+        )
+
+        def __init__(self, **values: Any) -> None:
+            super().__init__(**{**read_environment(), **values})
+
+        @field_validator("home", mode="after")
+        @classmethod
+        def _expand_home(cls, value: Path) -> Path:
+            return normalize_home(value)
+
+        @field_validator("logging_level", mode="after")
+        @classmethod
+        def _check_level(cls, value: str) -> str:
+            return normalize_logging_level(value)
+
+        @property
+        def database_path(self) -> Path:
+            """The default SQLite file."""
+            return self.home / "launchbay.db"
+
+        def to_environment_variables(self, exclude_unset: bool = False) -> dict[str, str]:
+            """The settings as ``{"LAUNCHBAY_X": "value"}``.
+
+            With ``exclude_unset`` only what the user actually set is returned: the
+            base environment passed to launched infrastructure.
+            """
+            values: dict[str, Any] = self.model_dump(exclude_unset=exclude_unset)
+            return {
+                f"{ENV_PREFIX}{key.upper()}": str(value)
+                for key, value in values.items()
+                if value is not None
+            }
+
+    Settings.__module__ = __name__
+    Settings.__qualname__ = "Settings"
+    return Settings
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Settings":
+        return _settings_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if TYPE_CHECKING:  # the model, for type checkers
+
+    class Settings:
+        home: Path
+        api_url: str | None
+        api_dns_name: str | None
+        database_url: str | None
+        logging_level: str
+        kubernetes_cluster_uid: str | None
+
+        def __init__(self, **values: Any) -> None: ...
+
+        @property
+        def database_path(self) -> Path: ...
+
+        def to_environment_variables(self, exclude_unset: bool = False) -> dict[str, str]: ...

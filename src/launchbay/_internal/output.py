@@ -14,10 +14,10 @@ import subprocess
 import sys
 import time
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import anyio
-from anyio.abc import TaskGroup
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
 
 _CHUNK = 1 << 20
 # After the process exits, a descendant may still hold the pipe open; stop
@@ -79,6 +79,8 @@ class OutputRelay:
         if enabled:
             self.stdout_target = _target_for(self._streams[0])
             self.stderr_target = _target_for(self._streams[1])
+        import anyio
+
         self._open_pumps = 0
         self._all_done = anyio.Event()
         self._last_data = time.monotonic()
@@ -112,6 +114,8 @@ class OutputRelay:
             self._all_done.set()
 
     async def _pump(self, pipe: IO[bytes], sink: _Sink) -> None:
+        import anyio
+
         fd = pipe.fileno()
         os.set_blocking(fd, False)
         scope = anyio.CancelScope()
@@ -137,6 +141,8 @@ class OutputRelay:
 
     async def drain_after_exit(self) -> None:
         """Wait for the pipes to reach end of file once the process has exited."""
+        import anyio
+
         while not self._all_done.is_set():
             with anyio.move_on_after(0.1):
                 await self._all_done.wait()

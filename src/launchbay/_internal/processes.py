@@ -1,29 +1,249 @@
-"""Waiting for and signalling local process trees without a thread per process.
+"""Starting, waiting for and signalling local process trees without a thread
+per process.
 
 A run's process is started as the leader of its own session, so its id is also
 its process group id: signalling the group reaches every descendant that did not
 leave it, which is how launchbay leaves no orphans.
+
+Each wait comes twice: ``async`` for the event loop (many runs, one thread) and
+``*_blocking`` for sync callers with one run to watch, who need no event loop
+at all. anyio is imported only by the async ones.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from pathlib import Path
 
-import anyio
+from launchbay.exceptions import InfrastructureError
 
 # Liveness polls start fast (a process that exits on SIGTERM is seen within
 # milliseconds) and back off to at most once a second.
 _FIRST_POLL_SECONDS = 0.002
 _MAX_POLL_SECONDS = 1.0
 
+# How long a cancelled run (Ctrl+C, task group cancel) lets its process tree exit
+# on SIGTERM before it is killed.
+CANCEL_GRACE_SECONDS = 10.0
+
+_WINDOWS_CTRL_C_STATUS = 0xC000013A
+
+_EXIT_HINTS = {
+    -signal.SIGKILL: "This indicates that the process exited due to a SIGKILL signal. "
+    "Typically, this is either caused by manual cancellation or high memory usage "
+    "causing the operating system to terminate the process.",
+    -signal.SIGTERM: "This indicates that the process exited due to a SIGTERM signal. "
+    "Typically, this is caused by manual cancellation.",
+    247: "This indicates that the process was terminated due to high memory usage.",
+    _WINDOWS_CTRL_C_STATUS: "Process was terminated due to a Ctrl+C or Ctrl+Break signal. "
+    "Typically, this is caused by manual cancellation.",
+}
+
+
+# --- environment, start and end ---------------------------------------------------
+
+
+def environment(*layers: Mapping[str, str | None]) -> dict[str, str] | None:
+    """Our environment overridden by each layer in turn; ``None`` removes a
+    variable. None when the layers are empty: the child inherits ours as is
+    (Popen's ``env=None``, which spares copying and encoding it)."""
+    if not any(layers):
+        return None
+    merged: dict[str, str | None] = dict(os.environ)
+    for layer in layers:
+        merged.update(layer)
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def display_name(name: str | None) -> str:
+    return f" {name!r}" if name else ""
+
+
+def spawn(
+    command: list[str], cwd: str, env: dict[str, str] | None, stdout: int, stderr: int
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` (a list, never a shell) as the leader of a new session;
+    failures become InfrastructureErrors with the CLI's exit codes."""
+    raise_open_file_limit()
+    kwargs: dict[str, object] = {}
+    if sys.platform == "win32":
+        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+    else:
+        # Its own session: the whole tree can be signalled as one group, and
+        # the terminal's Ctrl+C reaches launchbay, which decides what to do.
+        kwargs["start_new_session"] = True
+    try:
+        return subprocess.Popen(  # noqa: S603 - a list, never a shell
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            close_fds=True,
+            **kwargs,  # type: ignore[arg-type]
+        )
+    except FileNotFoundError as exc:
+        if not Path(cwd).is_dir():
+            raise InfrastructureError(f"Working directory {cwd!r} does not exist.") from None
+        raise InfrastructureError(
+            f"Command not found: {command[0]!r} ({exc.strerror}).", exit_code=127
+        ) from None
+    except PermissionError as exc:
+        raise InfrastructureError(
+            f"Cannot execute {command[0]!r}: {exc.strerror}.", exit_code=126
+        ) from None
+    except OSError as exc:
+        raise InfrastructureError(f"Cannot start {command[0]!r}: {exc.strerror or exc}.") from None
+
+
+def identifier_of(popen: subprocess.Popen[bytes]) -> str:
+    return f"{socket.gethostname()}:{popen.pid}"
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def exit_reason(returncode: int) -> str | None:
+    if returncode < 0:
+        return signal_name(-returncode)
+    if returncode == 247:
+        return "terminated due to high memory usage"
+    return None
+
+
+def log_exit(logger: logging.Logger, name: str | None, returncode: int) -> None:
+    shown = display_name(name)
+    if returncode == 0:
+        logger.info("Process%s exited cleanly.", shown)
+        return
+    message = f"Process{shown} exited with status code: {returncode}"
+    hint = _EXIT_HINTS.get(returncode)
+    if hint is None and returncode < 0:
+        hint = f"This indicates that the process exited due to a {signal_name(-returncode)} signal."
+    logger.error("%s; %s" % (message, hint) if hint else message)
+
+
+def working_directory(stack: ExitStack, working_dir: str | Path | None) -> str:
+    """The run's directory: the one asked for, or a fresh temporary one that
+    ``stack`` removes."""
+    if working_dir is None:
+        import tempfile
+
+        path = tempfile.mkdtemp(prefix="launchbay-")
+        stack.callback(_remove_directory, path)
+        return path
+    return str(Path(working_dir).expanduser())
+
+
+def _remove_directory(path: str) -> None:
+    try:
+        os.rmdir(path)  # the usual case: the run left nothing behind
+    except FileNotFoundError:
+        pass
+    except OSError:
+        import shutil
+
+        def make_writable_and_retry(function: Callable[..., object], name: str, _: object) -> None:
+            try:
+                os.chmod(os.path.dirname(name), 0o700)
+                if os.path.isdir(name) and not os.path.islink(name):
+                    os.chmod(name, 0o700)
+                function(name)
+            except OSError:
+                pass  # a leftover in the temporary directory beats a failed run
+
+        shutil.rmtree(path, onerror=make_writable_and_retry)
+
+
+def direct_output_fds() -> tuple[int, int] | None:
+    """Our stdout and stderr file descriptors, flushed, when both have one (the
+    child then writes to them directly); None when either is a Python object
+    without one and the output must be copied over."""
+    fds = []
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            return None
+        fds.append(fd)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return fds[0], fds[1]
+
+
+def run_blocking(
+    command: list[str],
+    *,
+    env: dict[str, str] | None,
+    working_dir: str | Path | None,
+    output_fds: tuple[int, int] | None,
+    name: str | None,
+    logger: logging.Logger,
+    on_started: Callable[[str], None] | None = None,
+) -> tuple[str, int]:
+    """A whole run without an event loop: start, report the pid, wait, log the
+    end. ``output_fds`` are where the child writes (``direct_output_fds()``),
+    None to discard its output. Returns (infrastructure pid, returncode).
+
+    Interrupted while waiting (Ctrl+C, an exception from ``on_started`` or a
+    signal handler), it stops the whole tree before re-raising, like a
+    cancelled async run.
+    """
+    stdout, stderr = output_fds if output_fds is not None else (subprocess.DEVNULL,) * 2
+    with ExitStack() as stack:
+        cwd = working_directory(stack, working_dir)
+        logger.info("Opening process%s...", display_name(name))
+        popen = spawn(command, cwd, env, stdout, stderr)
+        try:
+            identifier = identifier_of(popen)
+            if on_started is not None:
+                on_started(identifier)
+            returncode = popen.wait()
+        except BaseException:
+            stop_after_cancel_blocking(popen, logger, name)
+            raise
+    log_exit(logger, name, returncode)
+    return identifier, returncode
+
+
+def stop_after_cancel_blocking(
+    popen: subprocess.Popen[bytes], logger: logging.Logger, name: str | None
+) -> None:
+    """A run was abandoned while its tree may still run: leave no orphans."""
+    if popen.poll() is None or group_alive(popen.pid):
+        logger.warning("Run cancelled: stopping process%s (pid %s)", display_name(name), popen.pid)
+        try:
+            terminate_group_blocking(popen.pid, CANCEL_GRACE_SECONDS)
+        except ProcessLookupError:
+            pass
+    popen.wait()
+
+
+# --- limits ------------------------------------------------------------------------------
+
+_limit_raised = False
+
 
 def raise_open_file_limit() -> None:
-    """Lift the soft open-file limit to the hard one: each concurrent run holds
-    a pidfd (and pipes when relaying), and 1024 runs out quickly."""
+    """Lift the soft open-file limit to the hard one (once per process): each
+    concurrent run holds a pidfd (and pipes when relaying), and 1024 runs out
+    quickly."""
+    global _limit_raised
+    if _limit_raised:
+        return
+    _limit_raised = True
     try:
         import resource
     except ImportError:  # Windows
@@ -36,6 +256,9 @@ def raise_open_file_limit() -> None:
             pass
 
 
+# --- waiting ----------------------------------------------------------------------------
+
+
 async def wait_for_exit(popen: subprocess.Popen[bytes]) -> int:
     """Wait for a child to exit and reap it; returns Popen's returncode
     (negative signal number when killed by a signal).
@@ -43,6 +266,8 @@ async def wait_for_exit(popen: subprocess.Popen[bytes]) -> int:
     On Linux the event loop watches a pidfd, so any number of children are
     waited on by the loop's one thread.
     """
+    import anyio
+
     pidfd_open = getattr(os, "pidfd_open", None)
     if pidfd_open is not None and popen.returncode is None:
         try:
@@ -118,11 +343,16 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.kill(pgid, signum)
 
 
+def _poll_cap(timeout: float | None) -> float:
+    return _MAX_POLL_SECONDS if timeout is None else min(_MAX_POLL_SECONDS, max(timeout / 10, 0.01))
+
+
 async def wait_for_group_exit(pgid: int, timeout: float | None = None) -> bool:
     """Wait until no member of the group runs; False if ``timeout`` passed first."""
+    import anyio
+
     deadline = None if timeout is None else time.monotonic() + timeout
-    delay = _FIRST_POLL_SECONDS
-    cap = _MAX_POLL_SECONDS if timeout is None else min(_MAX_POLL_SECONDS, max(timeout / 10, 0.01))
+    delay, cap = _FIRST_POLL_SECONDS, _poll_cap(timeout)
     while group_alive(pgid):
         if deadline is not None:
             remaining = deadline - time.monotonic()
@@ -131,6 +361,22 @@ async def wait_for_group_exit(pgid: int, timeout: float | None = None) -> bool:
             await anyio.sleep(min(delay, remaining))
         else:
             await anyio.sleep(delay)
+        delay = min(delay * 2, cap)
+    return True
+
+
+def wait_for_group_exit_blocking(pgid: int, timeout: float | None = None) -> bool:
+    """``wait_for_group_exit`` for sync callers: the same polls, with sleeps."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay, cap = _FIRST_POLL_SECONDS, _poll_cap(timeout)
+    while group_alive(pgid):
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(delay, remaining))
+        else:
+            time.sleep(delay)
         delay = min(delay * 2, cap)
     return True
 
@@ -155,6 +401,25 @@ async def terminate_group(pgid: int, grace_seconds: float) -> None:
     except ProcessLookupError:
         return
     await wait_for_group_exit(pgid, timeout=5)
+
+
+def terminate_group_blocking(pgid: int, grace_seconds: float) -> None:
+    """``terminate_group`` for sync callers (no event loop)."""
+    if sys.platform == "win32":
+        os.kill(pgid, signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
+        if not wait_for_group_exit_blocking(pgid, grace_seconds):
+            os.kill(pgid, signal.SIGTERM)
+        return
+    if not group_alive(pgid):
+        raise ProcessLookupError(pgid)
+    _signal_group(pgid, signal.SIGTERM)
+    if wait_for_group_exit_blocking(pgid, grace_seconds):
+        return
+    try:
+        _signal_group(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    wait_for_group_exit_blocking(pgid, timeout=5)
 
 
 def _windows_process_alive(pid: int) -> bool:  # pragma: no cover - Windows only

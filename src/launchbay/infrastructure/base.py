@@ -6,16 +6,18 @@ import json
 import logging
 from abc import abstractmethod
 from datetime import timezone
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from anyio.abc import TaskStatus
 from pydantic import BaseModel, Field
 
 from launchbay._internal.asyncutils import sync_compatible
 from launchbay.blocks.core import Block
 from launchbay.engine import FLOW_ENTRYPOINT_ENV, FLOW_PARAMETERS_ENV, FLOW_RUN_ID_ENV
 from launchbay.models import Deployment, Flow, FlowRun
-from launchbay.settings import get_current_settings
+from launchbay.settings import base_environment
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskStatus
 
 I = TypeVar("I", bound="Infrastructure")
 
@@ -58,7 +60,7 @@ class Infrastructure(Block):
 
     # --- the contract -----------------------------------------------------
 
-    @sync_compatible
+    @sync_compatible(blocking="_run_blocking")
     async def run(self, task_status: TaskStatus[str] | None = None) -> InfrastructureResult:
         """Create the infrastructure, report its pid through ``task_status``,
         monitor it to the end and return the result."""
@@ -70,10 +72,32 @@ class Infrastructure(Block):
             task_status = TASK_STATUS_IGNORED
         return await self._run(task_status)
 
-    @sync_compatible
+    @sync_compatible(blocking="_kill_blocking")
     async def kill(self, infrastructure_pid: str, grace_seconds: int = 30) -> None:
         """Stop work started by ``run`` (possibly by another process)."""
         await self._kill(infrastructure_pid, grace_seconds)
+
+    # Sync callers skip the event loop where a kind can do the same work
+    # without one (see sync_compatible); None/NotImplemented declines.
+
+    def _run_blocking(self, task_status: TaskStatus[str] | None = None) -> Any:
+        if task_status is not None:
+            return NotImplemented
+        if not self.command:
+            raise ValueError(f"{type(self).__name__} cannot be run with empty command.")
+        result = self._run_without_loop()
+        return NotImplemented if result is None else result
+
+    def _kill_blocking(self, infrastructure_pid: str, grace_seconds: int = 30) -> Any:
+        return self._kill_without_loop(infrastructure_pid, grace_seconds)
+
+    def _run_without_loop(self) -> InfrastructureResult | None:
+        """The whole run for a sync caller without an event loop, or None."""
+        return None
+
+    def _kill_without_loop(self, infrastructure_pid: str, grace_seconds: int) -> Any:
+        """The kill for a sync caller without an event loop, or NotImplemented."""
+        return NotImplemented
 
     @sync_compatible
     async def attach(
@@ -106,7 +130,7 @@ class Infrastructure(Block):
     @staticmethod
     def _base_environment() -> dict[str, str]:
         """The settings the user set, passed on to every launched run."""
-        return get_current_settings().to_environment_variables(exclude_unset=True)
+        return base_environment()  # == get_current_settings().to_environment_variables(exclude_unset=True)
 
     @classmethod
     def _base_flow_run_command(cls) -> list[str]:

@@ -2,45 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import shlex
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import anyio
-from anyio.abc import TaskStatus
 from pydantic import Field
 
 from launchbay._internal import output, processes
-from launchbay.exceptions import (
-    InfrastructureError,
-    InfrastructureNotAvailable,
-    InfrastructureNotFound,
-)
+from launchbay._internal.processes import CANCEL_GRACE_SECONDS  # noqa: F401 - re-exported
+from launchbay.exceptions import InfrastructureNotAvailable, InfrastructureNotFound
 from launchbay.infrastructure.base import Infrastructure, InfrastructureResult
 
-# How long a cancelled run (Ctrl+C, task group cancel) lets its process tree exit
-# on SIGTERM before it is killed.
-CANCEL_GRACE_SECONDS = 10.0
-
-_WINDOWS_CTRL_C_STATUS = 0xC000013A
-
-_EXIT_HINTS = {
-    -signal.SIGKILL: "This indicates that the process exited due to a SIGKILL signal. "
-    "Typically, this is either caused by manual cancellation or high memory usage "
-    "causing the operating system to terminate the process.",
-    -signal.SIGTERM: "This indicates that the process exited due to a SIGTERM signal. "
-    "Typically, this is caused by manual cancellation.",
-    247: "This indicates that the process was terminated due to high memory usage.",
-    _WINDOWS_CTRL_C_STATUS: "Process was terminated due to a Ctrl+C or Ctrl+Break signal. "
-    "Typically, this is caused by manual cancellation.",
-}
+if TYPE_CHECKING:
+    from anyio.abc import TaskStatus
 
 
 class ProcessResult(InfrastructureResult):
@@ -72,9 +50,8 @@ class Process(Infrastructure):
         """What launchbay sets on top of the inherited environment."""
         return {**self._base_environment(), **self.env}
 
-    def _environment(self) -> dict[str, str]:
-        env: dict[str, str | None] = {**os.environ, **self._launchbay_environment()}
-        return {key: value for key, value in env.items() if value is not None}
+    def _environment(self) -> dict[str, str] | None:
+        return processes.environment(self._base_environment(), self.env)
 
     def preview(self) -> str:
         lines = [
@@ -89,62 +66,52 @@ class Process(Infrastructure):
 
     @property
     def _display_name(self) -> str:
-        return f" {self.name!r}" if self.name else ""
+        return processes.display_name(self.name)
+
+    def _run_without_loop(self) -> ProcessResult | None:
+        """A sync caller's run, with no event loop: start, wait, done. Only when
+        the output goes straight to our file descriptors (or nowhere);
+        otherwise None, and the run goes through the loop, which copies it."""
+        assert self.command
+        fds = None
+        if self.stream_output:
+            fds = processes.direct_output_fds()
+            if fds is None:
+                return None
+        identifier, returncode = processes.run_blocking(
+            self.command,
+            env=self._environment(),
+            working_dir=self.working_dir,
+            output_fds=fds,
+            name=self.name,
+            logger=self.logger,
+        )
+        return self._result(identifier, returncode)
 
     async def _run(self, task_status: TaskStatus[str]) -> ProcessResult:
         assert self.command
         with ExitStack() as stack:
-            if self.working_dir is None:
-                cwd = stack.enter_context(tempfile.TemporaryDirectory(prefix="launchbay-"))
-            else:
-                cwd = str(Path(self.working_dir).expanduser())
+            cwd = processes.working_directory(stack, self.working_dir)
             relay = stack.enter_context(output.OutputRelay(self.stream_output))
             self.logger.info("Opening process%s...", self._display_name)
-            popen = self._spawn(cwd, relay)
-            identifier = f"{socket.gethostname()}:{popen.pid}"
+            popen = processes.spawn(
+                self.command, cwd, self._environment(), relay.stdout_target, relay.stderr_target
+            )
+            identifier = processes.identifier_of(popen)
             task_status.started(identifier)
             returncode = await self._monitor(popen, relay)
-        self._log_exit(returncode)
+        processes.log_exit(self.logger, self.name, returncode)
+        return self._result(identifier, returncode)
+
+    @staticmethod
+    def _result(identifier: str, returncode: int) -> ProcessResult:
         return ProcessResult(
-            identifier=identifier, status_code=returncode, reason=_exit_reason(returncode)
+            identifier=identifier, status_code=returncode, reason=processes.exit_reason(returncode)
         )
 
-    def _spawn(self, cwd: str, relay: output.OutputRelay) -> subprocess.Popen[bytes]:
-        assert self.command
-        processes.raise_open_file_limit()
-        kwargs: dict[str, object] = {}
-        if sys.platform == "win32":
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-        else:
-            # Its own session: the whole tree can be signalled as one group, and
-            # the terminal's Ctrl+C reaches launchbay, which decides what to do.
-            kwargs["start_new_session"] = True
-        try:
-            return subprocess.Popen(  # noqa: S603 - a list, never a shell
-                self.command,
-                cwd=cwd,
-                env=self._environment(),
-                stdout=relay.stdout_target,
-                stderr=relay.stderr_target,
-                close_fds=True,
-                **kwargs,  # type: ignore[arg-type]
-            )
-        except FileNotFoundError as exc:
-            if not Path(cwd).is_dir():
-                raise InfrastructureError(f"Working directory {cwd!r} does not exist.") from None
-            raise InfrastructureError(
-                f"Command not found: {self.command[0]!r} ({exc.strerror}).", exit_code=127
-            ) from None
-        except PermissionError as exc:
-            raise InfrastructureError(
-                f"Cannot execute {self.command[0]!r}: {exc.strerror}.", exit_code=126
-            ) from None
-        except OSError as exc:
-            raise InfrastructureError(
-                f"Cannot start {self.command[0]!r}: {exc.strerror or exc}."
-            ) from None
-
     async def _monitor(self, popen: subprocess.Popen[bytes], relay: output.OutputRelay) -> int:
+        import anyio
+
         try:
             async with anyio.create_task_group() as tg:
                 relay.start(tg, popen)
@@ -163,16 +130,6 @@ class Process(Infrastructure):
                 popen.wait()
             raise
 
-    def _log_exit(self, returncode: int) -> None:
-        if returncode == 0:
-            self.logger.info("Process%s exited cleanly.", self._display_name)
-            return
-        message = f"Process{self._display_name} exited with status code: {returncode}"
-        hint = _EXIT_HINTS.get(returncode)
-        if hint is None and returncode < 0:
-            hint = f"This indicates that the process exited due to a {_signal_name(-returncode)} signal."
-        self.logger.error("%s; %s" % (message, hint) if hint else message)
-
     # --- kill and attach ----------------------------------------------------------
 
     @staticmethod
@@ -185,6 +142,8 @@ class Process(Infrastructure):
         return host, int(pid)
 
     def _check_reachable(self, infrastructure_pid: str) -> int:
+        import socket
+
         host, pid = self._parse_pid(infrastructure_pid)
         local = socket.gethostname()
         if host != local:
@@ -194,10 +153,22 @@ class Process(Infrastructure):
             )
         return pid
 
+    def _kill_without_loop(self, infrastructure_pid: str, grace_seconds: int) -> None:
+        """A sync caller's kill: the same signals and polls, with plain sleeps."""
+        pid = self._check_reachable(infrastructure_pid)
+        with self._kill_errors(infrastructure_pid):
+            processes.terminate_group_blocking(pid, grace_seconds)
+
     async def _kill(self, infrastructure_pid: str, grace_seconds: int) -> None:
         pid = self._check_reachable(infrastructure_pid)
-        try:
+        with self._kill_errors(infrastructure_pid):
             await processes.terminate_group(pid, grace_seconds)
+
+    @staticmethod
+    @contextmanager
+    def _kill_errors(infrastructure_pid: str) -> Iterator[None]:
+        try:
+            yield
         except ProcessLookupError:
             raise InfrastructureNotFound(
                 f"Unable to kill process {infrastructure_pid!r}: the process was not found."
@@ -223,18 +194,3 @@ class Process(Infrastructure):
             status_code=-1,
             reason="exit code unavailable: the process was started by another launcher",
         )
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-def _exit_reason(returncode: int) -> str | None:
-    if returncode < 0:
-        return _signal_name(-returncode)
-    if returncode == 247:
-        return "terminated due to high memory usage"
-    return None
