@@ -124,16 +124,9 @@ def _infrastructure_for_pid(infrastructure_pid: str, reference: str | None) -> A
 
 def exit_code_for(result: Any) -> int:
     """The run's status code as a shell exit code: signals become 128+N."""
-    code = result.status_code
-    if code >= 0:
-        return code if code <= 255 else 1
-    reason = result.reason or ""
-    if reason.startswith("SIG"):
-        try:
-            return 128 + signal.Signals[reason].value
-        except KeyError:
-            pass
-    return 1
+    from launchbay.cli.main import exit_code
+
+    return exit_code(result.status_code, result.reason)
 
 
 def _single_cause(exc: BaseException) -> BaseException:

@@ -38,9 +38,9 @@ class _StatusFormatter(logging.Formatter):
 
 def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
     """launchbay's loggers print status lines on stderr."""
-    from launchbay.settings import get_current_settings
+    from launchbay.settings import logging_level
 
-    level = get_current_settings().logging_level
+    level = logging_level()
     if quiet:
         level = "WARNING"
     if verbose:
