@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -355,3 +356,125 @@ def registry_images(docker_client: Any, registry: dict[str, str]) -> Iterator[Re
     yield images
     remove_test_containers(docker_client, docker_client.launchbay_test_run)
     images.cleanup()
+
+
+# --- a private engine, to restart without disturbing the shared one -------------------
+
+
+class PrivateEngine:
+    """A throwaway dockerd of this test's own (live-restore on, own bridge), so
+    a test can restart "the" daemon while a run waits, without touching the
+    engine everyone else uses."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        # Its own bridge: with --bridge=none dockerd deletes docker0, which
+        # belongs to the shared engine.
+        self.bridge = f"lbt{uuid.uuid4().hex[:8]}"
+        self.socket = directory / "docker.sock"
+        self.pidfile = directory / "dockerd.pid"
+        self.log = directory / "dockerd.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def client(self) -> Any:
+        import docker
+
+        return docker.DockerClient(base_url=self.url, version="auto", timeout=60)
+
+    def create_bridge(self) -> None:
+        subnet = f"10.213.{uuid.uuid4().int % 250 + 1}.1/24"
+        for command in (
+            ["ip", "link", "add", "name", self.bridge, "type", "bridge"],
+            ["ip", "addr", "add", subnet, "dev", self.bridge],
+            ["ip", "link", "set", self.bridge, "up"],
+        ):
+            subprocess.run(command, check=True, capture_output=True)
+
+    def delete_bridge(self) -> None:
+        subprocess.run(["ip", "link", "delete", self.bridge], check=False, capture_output=True)
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    "dockerd", "--data-root", str(self.directory / "data"),
+                    "--exec-root", str(self.directory / "exec"), "--pidfile", str(self.pidfile),
+                    "-H", self.url, "--bridge", self.bridge, "--iptables=false", "--ip-masq=false",
+                    "--live-restore",
+                ],
+                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                client = self.client()
+                client.ping()
+                client.close()
+                return
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.2)
+        raise AssertionError(f"the private dockerd did not start: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+    def restart(self, down_seconds: float = 1.0) -> None:
+        self.stop()
+        time.sleep(down_seconds)
+        self.start()
+
+
+@pytest.fixture
+def private_engine(docker_client: Any) -> Iterator[PrivateEngine]:
+    require(
+        shutil.which("dockerd") is not None and shutil.which("ip") is not None and os.geteuid() == 0,
+        "a private engine needs dockerd, iproute2 and root",
+    )
+    import tempfile
+
+    # A short path: Unix socket paths are limited to 108 bytes.
+    directory = Path(tempfile.mkdtemp(prefix="lb-engine-"))
+    engine = PrivateEngine(directory)
+    engine.create_bridge()
+    try:
+        engine.start()
+        client = engine.client()
+        client.images.load(b"".join(docker_client.images.get(TEST_IMAGE).save(named=True)))
+        client.close()
+        yield engine
+    finally:
+        if engine.process is not None:
+            try:
+                client = engine.client()
+                for container in client.containers.list(all=True):
+                    container.remove(force=True)
+                client.close()
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+        engine.stop()
+        engine.delete_bridge()
+        _unmount_under(directory)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _unmount_under(directory: Path) -> None:
+    """dockerd bind-mounts its data root (and overlays under it); a daemon
+    that did not exit cleanly can leave them behind."""
+    with open("/proc/self/mounts") as mounts:
+        points = [line.split()[1] for line in mounts if line.split()[1].startswith(str(directory))]
+    for point in sorted(points, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)

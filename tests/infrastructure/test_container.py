@@ -34,10 +34,12 @@ from launchbay.models import Deployment, Flow, FlowRun
 from tests.docker_fixtures import (  # noqa: F401 - fixtures
     TEST_IMAGE,
     DockerProxy,
+    PrivateEngine,
     _docker_session,
     docker_client,
     docker_proxy,
     launch_in_subprocess,
+    private_engine,
     read_line_matching,
     test_labels,
     unique_name,
@@ -593,6 +595,35 @@ class TestResilience:
         assert out == "one\ntwo\nthree"
         assert "err\n" in err
         assert "Lost the events stream" in caplog.text
+        assert "Reconnected to Docker" in caplog.text
+
+    @pytest.mark.slow
+    def test_the_wait_survives_a_daemon_restart(self, private_engine: PrivateEngine, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+        """A real dockerd restart (live-restore keeps the container running):
+        the run reconnects, re-checks its container, and still reports every
+        byte of output and the exit code."""
+        monkeypatch.setenv("DOCKER_HOST", private_engine.url)
+        flag = f"/tmp/{uuid.uuid4().hex}"
+        script = f"echo one; while [ ! -e {flag} ]; do sleep 0.05; done; echo two; printf three; exit 3"
+        container = DockerContainer(image=TEST_IMAGE, network_mode="none", command=["sh", "-c", script])
+        outcome: dict[str, Any] = {}
+
+        async def main() -> None:
+            async with anyio.create_task_group() as tg:
+
+                async def run(*, task_status: Any) -> None:
+                    outcome["result"] = await container.run(task_status=task_status)
+
+                pid = await tg.start(run)
+                await anyio.sleep(0.5)
+                await anyio.to_thread.run_sync(private_engine.restart)
+                client = private_engine.client()
+                client.containers.get(pid.rsplit(":", 1)[1]).exec_run(["touch", flag])
+                client.close()
+
+        anyio.run(main)
+        assert outcome["result"].status_code == 3
+        assert capfd.readouterr().out == "one\ntwo\nthree"
         assert "Reconnected to Docker" in caplog.text
 
     def test_many_containers_from_one_process_without_a_thread_each(self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]) -> None:

@@ -376,7 +376,8 @@ class DockerContainer(Infrastructure):
             name = str(details.get("Name") or "").lstrip("/")
             display = repr(name) if name else container_id[:12]
             state = details.get("State") or {}
-            self.logger.info("Docker container %s has status %r", display, state.get("Status"))
+            if not is_finished(state):
+                self.logger.info("Docker container %s has status %r", display, state.get("Status"))
             task_status.started(infrastructure_pid)
             output = None
             if self.stream_output:

@@ -191,11 +191,6 @@ def new_client(host: DockerHost, *, timeout: int | None = REQUEST_TIMEOUT_SECOND
     return _new_client(host, engine_info(host).api_version, timeout)
 
 
-def forget_engine(host: DockerHost) -> None:
-    """Drop cached versions (the engine may have been upgraded while away)."""
-    _engine_info.pop(host.key, None)
-
-
 # --- errors -----------------------------------------------------------------------
 
 

@@ -193,8 +193,12 @@ class ContainerOutput:
 
     async def _relay_in_thread(self, *, follow: bool, logs: bool) -> None:
         """docker-py's blocking stream, for transports the event loop cannot
-        speak (ssh://, named pipes): one worker thread for this stream only."""
+        speak (ssh://, named pipes): one worker thread for this stream only.
+        docker-py's log stream merges stdout and stderr, so a log read this way
+        goes to our stdout, skipping as many bytes as were already relayed."""
         from launchbay._internal.docker.connection import new_client
+
+        skip = [self.relayed[STDOUT] + self.relayed[STDERR]] if logs else [0]
 
         def read(emit: Callable[[int, bytes], None]) -> None:
             client = new_client(self.host, timeout=None)
@@ -214,6 +218,12 @@ class ContainerOutput:
                 client.close()
 
         def emit(stream: int, data: bytes) -> None:
+            if skip[0]:
+                dropped = min(skip[0], len(data))
+                skip[0] -= dropped
+                data = data[dropped:]
+                if not data:
+                    return
             self.sinks[stream].write(data)
             self.relayed[stream] += len(data)
 
