@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Service for the Kubernetes tests: brings the dev cluster up (idempotent; a
-# cold first run builds Kubernetes from source, 30+ minutes on 2 cores), loads
+# cold first run builds Kubernetes from source, about 7 minutes on 2 cores), loads
 # the local test image, and prints `export KUBECONFIG=...` on stdout for
 # scripts/test. Exits non-zero, with the component logs, if the cluster fails.
 set -euo pipefail
