@@ -433,6 +433,24 @@ class TestRun:
         state = docker_client.containers.get(pid.rsplit(":", 1)[1]).attrs["State"]
         assert state["Status"] == "exited"
 
+    def test_a_container_removed_while_watched_ends_the_run(self, docker_client: Any, test_labels: dict[str, str]) -> None:
+        container = make(test_labels, command=["sh", "-c", "echo up; while :; do sleep 0.1; done"])
+        outcome: dict[str, Any] = {}
+
+        async def main() -> None:
+            async with anyio.create_task_group() as tg:
+
+                async def run(*, task_status: Any) -> None:
+                    outcome["result"] = await container.run(task_status=task_status)
+
+                pid = await tg.start(run)
+                await anyio.to_thread.run_sync(lambda: docker_client.containers.get(pid.rsplit(":", 1)[1]).remove(force=True))
+
+        anyio.run(main)
+        # The engine reports the kill before the removal; had the exit been
+        # missed, the result would be -1 with a warning. Never a crash.
+        assert (outcome["result"].status_code, outcome["result"].reason) in ((137, "SIGKILL"), (-1, "container removed"))
+
     def test_flow_run_labels_on_the_container(self, docker_client: Any, test_labels: dict[str, str]) -> None:
         flow_run = FlowRun(name="calm-heron")
         container = make(test_labels, command=["true"], stream_output=False, name=unique_name()).prepare_for_flow_run(flow_run)
