@@ -420,18 +420,22 @@ class TestRun:
         assert seen["result"].identifier == seen["pid"]
         assert seen["result"].status_code == 2
 
-    def test_cancelling_the_run_stops_the_container(self, docker_client: Any, test_labels: dict[str, str]) -> None:
-        container = make(test_labels, command=["sleep", "300"], stream_output=False)
+    def test_cancelling_the_run_stops_the_container(self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]) -> None:
+        script = 'trap "echo stopping; exit 0" TERM; echo started; while :; do sleep 0.1; done'
+        container = make(test_labels, command=["sh", "-c", script])
 
         async def main() -> str:
             async with anyio.create_task_group() as tg:
                 pid = await tg.start(container.run)
+                await anyio.sleep(1)
                 tg.cancel_scope.cancel()
             return pid
 
         pid = anyio.run(main)
         state = docker_client.containers.get(pid.rsplit(":", 1)[1]).attrs["State"]
-        assert state["Status"] == "exited"
+        assert (state["Status"], state["ExitCode"]) == ("exited", 0)
+        # What the container wrote while stopping arrives too, and nothing twice.
+        assert capfd.readouterr().out == "started\nstopping\n"
 
     def test_a_container_removed_while_watched_ends_the_run(self, docker_client: Any, test_labels: dict[str, str]) -> None:
         container = make(test_labels, command=["sh", "-c", "echo up; while :; do sleep 0.1; done"])

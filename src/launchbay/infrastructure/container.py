@@ -247,7 +247,7 @@ class DockerContainer(Infrastructure):
         except BaseException:
             with anyio.CancelScope(shield=True):
                 self.logger.warning("Run cancelled: stopping Docker container %s", display)
-                await _stop_quietly(client, container_id, CANCEL_GRACE_SECONDS)
+                await _stop_and_drain(client, container_id, output)
             raise
         finally:
             subscription.close()
@@ -501,6 +501,27 @@ async def _remove_quietly(client: docker.DockerClient, container_id: str) -> Non
             pass
 
     await anyio.to_thread.run_sync(remove)
+
+
+async def _stop_and_drain(
+    client: docker.DockerClient, container_id: str, output: Any | None
+) -> None:
+    """Stop a cancelled run's container, still relaying what it writes until
+    it stops (from its log, skipping what was already relayed)."""
+    from launchbay._internal.docker.http import StreamBroken
+    from launchbay._internal.docker.output import LogUnavailable
+
+    async def drain() -> None:
+        with anyio.move_on_after(CANCEL_GRACE_SECONDS + 5):
+            try:
+                await output.follow_log(follow=True)
+            except (LogUnavailable, StreamBroken, OSError):
+                pass
+
+    async with anyio.create_task_group() as task_group:
+        if output is not None:
+            task_group.start_soon(drain)
+        await _stop_quietly(client, container_id, CANCEL_GRACE_SECONDS)
 
 
 async def _stop_quietly(client: docker.DockerClient, container_id: str, grace: int) -> None:
