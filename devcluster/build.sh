@@ -22,6 +22,7 @@ mkdir -p "$bin"
 rm -f "$bin/.key"
 cd "$here"
 export CGO_ENABLED=0 GOFLAGS=${GOFLAGS:--buildvcs=false}
+export HOME=${HOME:-/root}  # Go derives its caches from HOME
 echo "build: go build ($key) -- a cold build (empty Go caches) takes about 7 minutes on 2 cores"
 go build -trimpath -ldflags='-s -w' -o "$bin/pause.new" ./cmd/pause
 go build -trimpath -ldflags="$ldflags" -o "$bin/kube.new" ./cmd/kube
