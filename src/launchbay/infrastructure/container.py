@@ -227,7 +227,7 @@ class DockerContainer(Infrastructure):
                 await _call(host, client.api.connect_container_to_network, container_id, network)
             if self.stream_output:
                 output = ContainerOutput(host, info.api_version, container_id)
-                attach_body = await output.attach()  # before start: no first byte is missed
+                attach_body = await _attach_output(output, display)  # before start: no byte missed
             connection = await subscription.wait_live()
             await _call(host, client.api.start, container_id, error_exit_code=_start_exit_code)
         except BaseException:
@@ -244,9 +244,12 @@ class DockerContainer(Infrastructure):
             exit_ = await follow_container(
                 client, subscription, connection, output, attach_body, auto_remove=self.auto_remove
             )
-        except BaseException:
+        except BaseException as exc:
             with anyio.CancelScope(shield=True):
-                self.logger.warning("Run cancelled: stopping Docker container %s", display)
+                if isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt)):
+                    self.logger.warning("Run cancelled: stopping Docker container %s", display)
+                else:
+                    self.logger.warning("Run failed (%s): stopping Docker container %s", exc, display)
                 await _stop_and_drain(client, container_id, output)
             raise
         finally:
@@ -466,6 +469,20 @@ def _create_with_free_name(
         f"Could not create container {settings.name!r}: the names {settings.name}-1 to "
         f"{settings.name}-{MAX_NAME_ATTEMPTS - 1} are all taken."
     )
+
+
+async def _attach_output(output: Any, display: str) -> AsyncIterator[bytes] | None:
+    from launchbay._internal.docker.connection import connection_error
+    from launchbay._internal.docker.http import StreamBroken
+
+    try:
+        return await output.attach()  # type: ignore[no-any-return]
+    except OSError as exc:
+        raise connection_error(output.host, exc) from None
+    except StreamBroken as exc:
+        raise InfrastructureError(
+            f"Could not attach to the output of Docker container {display}: {exc}"
+        ) from None
 
 
 def _inspect_or_none(client: docker.DockerClient, container_id: str) -> dict[str, Any] | None:
