@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import typer
+
 from launchbay.cli.options import InfraOptions
+
+# `launchbay run --kubernetes IMAGE -- CMD` runs CMD once, as `docker run`
+# would: unless the job file or a customization says otherwise, the job gets
+# no retries (Kubernetes' own default is 6, with minutes of back-off).
+RUN_ONCE = {"op": "add", "path": "/spec/backoffLimit", "value": 0}
 
 
 def build_kubernetes_job(options: InfraOptions, values: dict[str, Any]) -> Any:
@@ -18,12 +25,16 @@ def build_kubernetes_job(options: InfraOptions, values: dict[str, Any]) -> Any:
         fields["namespace"] = options.namespace
     if options.job_file:
         fields["job"] = KubernetesJob.job_from_file(options.job_file)
+    customizations: list[dict[str, Any]] = []
     if options.customization:
         text = options.customization
         if text.startswith("@"):
-            fields["customizations"] = KubernetesJob.customize_from_file(Path(text[1:]))
+            customizations = KubernetesJob.customize_from_file(Path(text[1:]).expanduser()).patch
         else:
-            fields["customizations"] = text
+            customizations = _parse_customizations(text)
+    if not _sets_backoff_limit(fields.get("job"), customizations):
+        customizations = [RUN_ONCE, *customizations]
+    fields["customizations"] = customizations
     if options.cluster_config:
         from launchbay.blocks.kubernetes import KubernetesClusterConfig
 
@@ -37,3 +48,20 @@ def build_kubernetes_job(options: InfraOptions, values: dict[str, Any]) -> Any:
     if options.job_watch_timeout is not None:
         fields["job_watch_timeout_seconds"] = options.job_watch_timeout
     return KubernetesJob(**fields)
+
+
+def _parse_customizations(text: str) -> list[dict[str, Any]]:
+    from launchbay.infrastructure.kubernetes import KubernetesJob
+
+    try:
+        return KubernetesJob(customizations=text).customizations.patch
+    except ValueError as exc:
+        errors = getattr(exc, "errors", None)
+        message = errors()[0]["msg"].removeprefix("Value error, ") if callable(errors) else str(exc)
+        raise typer.BadParameter(message, param_hint="--customization") from None
+
+
+def _sets_backoff_limit(job: Any, customizations: list[dict[str, Any]]) -> bool:
+    if isinstance(job, dict) and "backoffLimit" in (job.get("spec") or {}):
+        return True
+    return any(op.get("path") in ("/spec/backoffLimit", "/spec") for op in customizations)

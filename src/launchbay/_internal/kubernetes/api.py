@@ -1,0 +1,166 @@
+"""Raw, asynchronous access to the Kubernetes API.
+
+launchbay talks JSON to the few endpoints it needs (jobs, pods, pod logs,
+namespaces) through the official asyncio client's transport
+(``kubernetes.aio``: its configuration loading, TLS and authentication), but
+without the generated per-endpoint methods: they validate every call with
+pydantic and deserialize into models, which costs time and hides the raw
+objects a watch needs. Streams (watches, logs) run on the event loop: no
+thread per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import anyio
+
+from kubernetes.aio.client import ApiClient
+
+CONNECT_TIMEOUT_SECONDS = 15
+REQUEST_TIMEOUT_SECONDS = 60
+# HTTP statuses worth retrying: the server is restarting, overloaded or throttling.
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientError,
+    asyncio.TimeoutError,
+    ConnectionError,
+)
+
+# Every request launchbay sends, by "METHOD what" (for diagnostics and the
+# request-count measurements in the tests).
+request_counts: Counter[str] = Counter()
+
+
+class KubernetesApiError(Exception):
+    """The API answered with an error status."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}" if message else f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    @property
+    def transient(self) -> bool:
+        return self.status in TRANSIENT_STATUSES
+
+
+def error_from_body(status: int, body: bytes, fallback_reason: str = "") -> KubernetesApiError:
+    """The error a ``Status`` body (or any body) describes."""
+    reason, message = fallback_reason, ""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        message = body.decode("utf-8", "replace").strip()[:500]
+    else:
+        if isinstance(document, dict):
+            reason = str(document.get("reason") or reason)
+            message = str(document.get("message") or "")
+    return KubernetesApiError(status, reason, message)
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, KubernetesApiError):
+        return error.transient
+    return isinstance(error, TRANSIENT_ERRORS)
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for a log or a message, never a traceback."""
+    if isinstance(error, KubernetesApiError):
+        return str(error)
+    if isinstance(error, asyncio.TimeoutError):
+        return "timed out"
+    text = str(error) or type(error).__name__
+    return text
+
+
+class KubeApi:
+    """JSON requests and streams against one cluster."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+        self.host: str = client.configuration.host
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        query: Iterable[tuple[str, str]] | None,
+        body: Any,
+        timeout: aiohttp.ClientTimeout,
+        what: str,
+    ) -> aiohttp.ClientResponse:
+        method, url, headers, body, _ = await self.client.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=list(query or []),
+            header_params={"Accept": "application/json", "Content-Type": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        request_counts[what] += 1
+        response = await self.client.rest_client.request(
+            method, url, headers=headers, body=body, _request_timeout=timeout
+        )
+        return response.response
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        query: Iterable[tuple[str, str]] | None = None,
+        body: Any = None,
+        retry_for: float = 0,
+    ) -> dict[str, Any]:
+        """One request; the decoded JSON answer. ``retry_for`` seconds of
+        retries on transient failures (only for idempotent requests)."""
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS, sock_connect=CONNECT_TIMEOUT_SECONDS)
+        deadline = anyio.current_time() + retry_for
+        delay = 0.25
+        while True:
+            try:
+                response = await self._send(method, path, query, body, timeout, what)
+                async with response:
+                    data = await response.read()
+                if response.status >= 400:
+                    raise error_from_body(response.status, data, response.reason or "")
+                return json.loads(data) if data else {}
+            except BaseException as exc:
+                if not is_transient(exc) or anyio.current_time() + delay > deadline:
+                    raise
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        path: str,
+        *,
+        what: str,
+        query: Iterable[tuple[str, str]] | None = None,
+        read_timeout: float | None = None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A streaming GET (watch, log); the response body is read by the caller.
+        Raises ``KubernetesApiError`` for an error status."""
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_SECONDS, sock_read=read_timeout)
+        response = await self._send("GET", path, query, None, timeout, what)
+        try:
+            if response.status >= 400:
+                data = await response.read()
+                raise error_from_body(response.status, data, response.reason or "")
+            yield response
+        finally:
+            response.close()  # an unfinished stream cannot go back to the pool

@@ -1,0 +1,202 @@
+"""Connections to clusters, shared by the runs of one event loop.
+
+Where the configuration comes from (in this order, as SPEC 7.4 says): the job's
+``cluster_config`` block, else the in-cluster service account, else the local
+kubeconfig (``KUBECONFIG`` or ``~/.kube/config``). Nothing is loaded into the
+client library's global configuration.
+
+Runs on the same event loop that use the same configuration share one
+``ClusterConnection``: one HTTP connection pool, one cached cluster UID and one
+``NamespaceWatcher`` per namespace. It is closed when its last run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from launchbay.exceptions import InfrastructureError
+from launchbay.settings import get_current_settings
+
+_IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+_DEFAULT_KUBECONFIG = "~/.kube/config"
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """Where a cluster's configuration comes from, and a key that is equal
+    for equal configurations."""
+
+    kind: str  # "block", "in-cluster" or "kubeconfig"
+    key: str
+    description: str
+    config: dict[str, Any] | None = None
+    context: str | None = None
+    path: str | None = None
+
+
+def config_source(cluster_config: Any | None) -> ConfigSource:
+    """The configuration a job uses (``cluster_config`` is a
+    ``KubernetesClusterConfig`` or None)."""
+    if cluster_config is not None:
+        digest = hashlib.sha256(
+            json.dumps([cluster_config.config, cluster_config.context_name], sort_keys=True, default=str).encode()
+        ).hexdigest()
+        return ConfigSource(
+            kind="block",
+            key=f"block:{digest}",
+            description=f"the cluster config block (context {cluster_config.context_name!r})",
+            config=cluster_config.config,
+            context=cluster_config.context_name,
+        )
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and Path(_IN_CLUSTER_TOKEN).is_file():
+        return ConfigSource(kind="in-cluster", key="in-cluster", description="the in-cluster service account")
+    location = os.environ.get("KUBECONFIG") or _DEFAULT_KUBECONFIG
+    files = [Path(part).expanduser() for part in location.split(os.pathsep) if part]
+    existing = [file for file in files if file.is_file()]
+    if not existing:
+        raise InfrastructureError(
+            "No Kubernetes configuration found: no kubeconfig at "
+            + ", ".join(str(file) for file in files)
+            + " and not running in a cluster. Set KUBECONFIG, or give the job a "
+            "cluster_config (launchbay block save kubernetes-cluster-config NAME --from-file PATH)."
+        )
+    digest = hashlib.sha256()
+    for file in existing:
+        digest.update(str(file.resolve()).encode() + b"\0" + file.read_bytes() + b"\0")
+    return ConfigSource(
+        kind="kubeconfig",
+        key=f"kubeconfig:{digest.hexdigest()}",
+        description="kubeconfig " + os.pathsep.join(str(file) for file in existing),
+        path=os.pathsep.join(str(file) for file in existing),
+    )
+
+
+async def _load_client(source: ConfigSource) -> Any:
+    from kubernetes.aio import client as aio_client
+    from kubernetes.aio import config as aio_config
+
+    configuration = type.__call__(aio_client.Configuration)  # not a copy of the global default
+    try:
+        if source.kind == "block":
+            import copy
+
+            await aio_config.load_kube_config_from_dict(
+                config_dict=copy.deepcopy(source.config),
+                context=source.context,
+                client_configuration=configuration,
+            )
+        elif source.kind == "in-cluster":
+            aio_config.load_incluster_config(client_configuration=configuration)
+        else:
+            await aio_config.load_kube_config(
+                config_file=source.path,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+    except (aio_config.ConfigException, OSError, ValueError, KeyError, TypeError) as exc:
+        raise InfrastructureError(f"Cannot use {source.description}: {exc}") from None
+    # Long-running watches and log streams: a pool large enough for many runs.
+    configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 256)
+    return aio_client.ApiClient(configuration=configuration)
+
+
+class ClusterConnection:
+    """One cluster, as seen from one event loop."""
+
+    def __init__(self, source: ConfigSource) -> None:
+        from launchbay._internal.kubernetes.api import KubeApi  # noqa: F401 - loads aiohttp
+
+        self.source = source
+        self.users = 0
+        self._api: Any = None
+        self._lock = anyio.Lock()
+        self._cluster_uid: str | None = None
+        self._watchers: dict[str, Any] = {}
+
+    @property
+    def api(self) -> Any:
+        assert self._api is not None, "connection not opened"
+        return self._api
+
+    async def open(self) -> None:
+        async with self._lock:
+            if self._api is None:
+                from launchbay._internal.kubernetes.api import KubeApi
+
+                self._api = KubeApi(await _load_client(self.source))
+
+    async def aclose(self) -> None:
+        for watcher in self._watchers.values():
+            await watcher.aclose()
+        self._watchers.clear()
+        if self._api is not None:
+            await self._api.close()
+            self._api = None
+
+    def watcher(self, namespace: str) -> Any:
+        """The shared ``NamespaceWatcher`` of ``namespace``."""
+        from launchbay._internal.kubernetes.watcher import NamespaceWatcher
+
+        watcher = self._watchers.get(namespace)
+        if watcher is None:
+            watcher = self._watchers[namespace] = NamespaceWatcher(self.api, namespace)
+        return watcher
+
+    async def cluster_uid(self) -> str:
+        """``LAUNCHBAY_KUBERNETES_CLUSTER_UID``, else the UID of the
+        ``kube-system`` namespace (read once per connection)."""
+        configured = get_current_settings().kubernetes_cluster_uid
+        if configured:
+            return configured
+        if self._cluster_uid is None:
+            from launchbay._internal.kubernetes.api import KubernetesApiError
+
+            try:
+                namespace = await self.api.request(
+                    "GET", "/api/v1/namespaces/kube-system", what="GET namespace", retry_for=10
+                )
+            except KubernetesApiError as exc:
+                raise InfrastructureError(
+                    f"Cannot read the cluster UID (the kube-system namespace's) from "
+                    f"{self.api.host}: {exc}. Set LAUNCHBAY_KUBERNETES_CLUSTER_UID to a "
+                    "value that identifies this cluster."
+                ) from None
+            self._cluster_uid = str((namespace.get("metadata") or {}).get("uid") or "")
+        return self._cluster_uid
+
+
+_connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ClusterConnection]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@asynccontextmanager
+async def open_connection(source: ConfigSource) -> AsyncIterator[ClusterConnection]:
+    """The loop's shared connection for ``source``; closed after its last user."""
+    loop = asyncio.get_running_loop()
+    connections = _connections.setdefault(loop, {})
+    connection = connections.get(source.key)
+    if connection is None:
+        connection = connections[source.key] = ClusterConnection(source)
+    connection.users += 1
+    try:
+        await connection.open()
+        yield connection
+    finally:
+        connection.users -= 1
+        if connection.users == 0:
+            if connections.get(source.key) is connection:
+                del connections[source.key]
+            with anyio.CancelScope(shield=True):
+                await connection.aclose()

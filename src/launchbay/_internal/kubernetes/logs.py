@@ -1,0 +1,225 @@
+"""Following a pod container's log to our stdout, surviving dropped streams.
+
+The log is requested with timestamps. Each line's timestamp is stripped before
+the line is written, and remembered: when the stream drops, it is reopened with
+``sinceTime`` set to the last timestamp written, and the lines the new stream
+repeats (those older than it, and as many at exactly that instant as were
+already written) are skipped. No line is written twice or lost.
+"""
+
+from __future__ import annotations
+
+import calendar
+import codecs
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+import anyio
+
+from launchbay._internal.kubernetes.api import KubeApi, KubernetesApiError, describe_error, is_transient
+
+logger = logging.getLogger("launchbay.infrastructure.kubernetes-job")
+
+# RFC 3339 with nanoseconds, as the kubelet writes it (trailing zeros trimmed).
+_TIMESTAMP = re.compile(
+    rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) "
+)
+# A container that has ended but whose log stream stays silent this long is
+# followed again (the stream's connection may have died without notice).
+STALLED_STREAM_SECONDS = 10.0
+
+
+def parse_timestamp(match: re.Match[bytes]) -> tuple[int, int]:
+    """(seconds since the epoch, nanoseconds) of a timestamp match."""
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    zone = match.group(8)
+    if zone != b"Z":
+        sign = 1 if zone[:1] == b"+" else -1
+        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    fraction = match.group(7) or b""
+    return seconds, int(fraction.ljust(9, b"0") or b"0")
+
+
+def split_line(line: bytes) -> tuple[tuple[int, int] | None, str | None, bytes]:
+    """(timestamp, its text, content) of a timestamped log line."""
+    match = _TIMESTAMP.match(line)
+    if match is None:
+        return None, None, line
+    return parse_timestamp(match), match.group(0)[:-1].decode(), line[match.end():]
+
+
+class LogCursor:
+    """How far a log has been written, to resume a stream without repeats."""
+
+    def __init__(self) -> None:
+        self.last: tuple[int, int] | None = None
+        self.last_text: str | None = None
+        self.written_at_last = 0
+        self._skip = 0
+
+    @property
+    def since_time(self) -> str | None:
+        return self.last_text
+
+    def new_stream(self) -> None:
+        """A stream (re)opened from ``since_time`` repeats the lines written at
+        exactly that instant: skip that many."""
+        self._skip = self.written_at_last
+
+    def accept(self, stamp: tuple[int, int] | None, text: str | None) -> bool:
+        if stamp is None:
+            return True
+        if self.last is None or stamp > self.last:
+            self.last, self.last_text, self.written_at_last = stamp, text, 1
+            self._skip = 0
+            return True
+        if stamp == self.last:
+            if self._skip > 0:
+                self._skip -= 1
+                return False
+            self.written_at_last += 1
+            return True
+        return False  # older than what was written: a repeat
+
+
+class OutputSink:
+    """Writes log bytes to a stream (our stdout by default, looked up when
+    writing so redirections made later are honoured)."""
+
+    def __init__(self, stream: IO[Any] | None = None) -> None:
+        self._stream = stream
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def write(self, data: bytes) -> None:
+        stream = self._stream or sys.stdout
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            stream.flush()
+            buffer.write(data)
+            buffer.flush()
+        else:
+            stream.write(self._decoder.decode(data))
+            stream.flush()
+
+
+class LogFollower:
+    """Follows one container of one pod until its log ends.
+
+    ``container_done`` tells whether the container has terminated (from the
+    shared watch): a stream that ends while it has not is a dropped stream,
+    and is reopened. ``lost`` tells whether the pod is gone (no log any more).
+    """
+
+    def __init__(
+        self,
+        api: KubeApi,
+        namespace: str,
+        pod: str,
+        container: str,
+        sink: OutputSink,
+        container_done: Callable[[], bool],
+        lost: Callable[[], bool],
+    ) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.pod = pod
+        self.container = container
+        self.sink = sink
+        self.container_done = container_done
+        self.lost = lost
+        self.cursor = LogCursor()
+        self.last_data = time.monotonic()
+        self.reconnects = 0
+
+    async def follow(self) -> None:
+        delay = 0.2
+        while True:
+            finished_cleanly = False
+            try:
+                finished_cleanly = await self._stream_with_watchdog()
+            except KubernetesApiError as exc:
+                if exc.status == 404 or self.lost():
+                    return  # the pod is gone, and its log with it
+                if exc.status == 400 and self.container_done():
+                    return  # e.g. the container never started
+                if not exc.transient and exc.status != 400:
+                    logger.warning(
+                        "Cannot stream the log of pod %r: %s", self.pod, describe_error(exc)
+                    )
+                    return
+            except Exception as exc:  # noqa: BLE001 - classified below
+                if not is_transient(exc):
+                    logger.warning(
+                        "Error streaming the log of pod %r: %s", self.pod, describe_error(exc)
+                    )
+                    return
+                logger.debug("Log stream of pod %r dropped (%s); resuming.", self.pod, describe_error(exc))
+            if finished_cleanly and (self.container_done() or self.lost()):
+                return
+            self.reconnects += 1
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def _stream_with_watchdog(self) -> bool:
+        """One stream, abandoned (and so reopened) if the container has ended
+        but the stream stays silent: a connection that died without a word."""
+        result = False
+        async with anyio.create_task_group() as task_group:
+
+            async def stream() -> None:
+                nonlocal result
+                result = await self._stream_once()
+                task_group.cancel_scope.cancel()
+
+            async def watchdog() -> None:
+                while True:
+                    await anyio.sleep(1.0)
+                    silent = time.monotonic() - self.last_data
+                    if self.container_done() and silent > STALLED_STREAM_SECONDS:
+                        logger.debug("Log stream of pod %r stalled; reopening.", self.pod)
+                        task_group.cancel_scope.cancel()
+                        return
+
+            task_group.start_soon(stream)
+            task_group.start_soon(watchdog)
+        return result
+
+    async def _stream_once(self) -> bool:
+        """One log request; True when it reached the end of the log."""
+        query = [("container", self.container), ("follow", "true"), ("timestamps", "true")]
+        if self.cursor.since_time:
+            query.append(("sinceTime", self.cursor.since_time))
+        self.cursor.new_stream()
+        pending = b""
+        async with self.api.stream(
+            f"/api/v1/namespaces/{self.namespace}/pods/{self.pod}/log", what="LOG pod", query=query
+        ) as response:
+            while True:
+                chunk = await response.content.readany()
+                if not chunk:
+                    break
+                self.last_data = time.monotonic()
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                out = [self._line(line, b"\n") for line in lines]
+                data = b"".join(item for item in out if item is not None)
+                if data:
+                    self.sink.write(data)
+        if pending:
+            if not self.container_done():
+                return False  # cut short: the reopened stream repeats the whole line
+            tail = self._line(pending, b"")  # the log's last line has no newline
+            if tail:
+                self.sink.write(tail)
+        return True
+
+    def _line(self, line: bytes, end: bytes) -> bytes | None:
+        stamp, text, content = split_line(line)
+        if not self.cursor.accept(stamp, text):
+            return None
+        return content + end

@@ -1,0 +1,608 @@
+"""Running, attaching to and killing Kubernetes jobs (SPEC 7.4 and 12).
+
+Cost of one run, in API requests, once its namespace's shared watch is open
+(see ``watcher``): one POST (the job), one streaming GET per pod (its log),
+and at most one LIST of the job's pods at the end (only when the watch has not
+yet delivered the final pod status). The first run on a connection adds one
+GET (the cluster UID, then cached) and the shared watch's two LISTs and two
+WATCHes; each open watch is renewed every few minutes, for all runs together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from launchbay._internal.kubernetes.api import KubeApi, KubernetesApiError, describe_error, is_transient
+from launchbay._internal.kubernetes.connection import ClusterConnection, config_source, open_connection
+from launchbay._internal.kubernetes.logs import LogFollower, OutputSink
+from launchbay._internal.kubernetes.manifest import CONTAINER_NAME, DEFAULT_NAMESPACE
+from launchbay._internal.kubernetes.state import (
+    ExitStatus,
+    JobEnd,
+    JobState,
+    PodState,
+    exit_status,
+    job_end,
+    newest_pod,
+    pods_in_order,
+    stuck_reason,
+)
+from launchbay._internal.kubernetes.watcher import Subscription
+from launchbay.exceptions import InfrastructureError, InfrastructureNotAvailable, InfrastructureNotFound
+
+if TYPE_CHECKING:
+    from launchbay.infrastructure.kubernetes import KubernetesJob, KubernetesJobResult
+
+# A job the watch has not shown this long after it was created (or attached
+# to) is looked up directly, in case it was deleted before the watch began.
+UNSEEN_JOB_CHECK_SECONDS = 5.0
+# How long, after the job ended, the log may keep streaming without news
+# before launchbay stops waiting for it.
+LOG_DRAIN_IDLE_SECONDS = 30.0
+# Grace given to a job deleted because its run was cancelled (Ctrl+C).
+CANCEL_GRACE_SECONDS = 10
+
+
+# --- errors ---------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def api_errors(api_host: str, doing: str) -> AsyncIterator[None]:
+    """Turn the client's errors into launchbay's, with what was being done."""
+    try:
+        yield
+    except KubernetesApiError as exc:
+        raise InfrastructureError(f"Kubernetes API error while {doing} on {api_host}: {exc}") from None
+    except Exception as exc:
+        if is_transient(exc):
+            raise InfrastructureError(
+                f"Could not connect to the Kubernetes API at {api_host} while {doing}: "
+                f"{describe_error(exc)}. Check that the cluster is running and that your kubeconfig "
+                "(KUBECONFIG, ~/.kube/config) or the job's cluster_config points at it."
+            ) from None
+        raise
+
+
+def _require_asyncio() -> None:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise InfrastructureError(
+            "Kubernetes jobs need the asyncio event loop (anyio's default backend)."
+        ) from None
+
+
+def parse_pid(infrastructure_pid: str) -> tuple[str, str, str]:
+    """``cluster uid:namespace:job name`` -> its three parts."""
+    parts = infrastructure_pid.rsplit(":", 2)
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(
+            f"Invalid Kubernetes infrastructure pid {infrastructure_pid!r}: "
+            "expected CLUSTER_UID:NAMESPACE:JOB_NAME."
+        )
+    return parts[0], parts[1], parts[2]
+
+
+def job_namespace(job: KubernetesJob) -> str:
+    return job.build_job().get("metadata", {}).get("namespace") or DEFAULT_NAMESPACE
+
+
+async def _reachable(job: KubernetesJob, connection: ClusterConnection, infrastructure_pid: str, action: str) -> tuple[str, str]:
+    """Check that this configuration reaches the pid's cluster and namespace."""
+    cluster_uid, namespace, name = parse_pid(infrastructure_pid)
+    expected = job_namespace(job)
+    if namespace != expected:
+        raise InfrastructureNotAvailable(
+            f"Unable to {action} job {infrastructure_pid!r}: it is in namespace {namespace!r}, "
+            f"and this configuration uses namespace {expected!r}."
+        )
+    async with api_errors(connection.api.host, "reading the cluster UID"):
+        current = await connection.cluster_uid()
+    if current != cluster_uid:
+        raise InfrastructureNotAvailable(
+            f"Unable to {action} job {infrastructure_pid!r}: it runs on cluster {cluster_uid!r}, "
+            f"and this configuration reaches cluster {current!r}."
+        )
+    return namespace, name
+
+
+def _jobs_path(namespace: str, name: str = "") -> str:
+    return f"/apis/batch/v1/namespaces/{namespace}/jobs" + (f"/{name}" if name else "")
+
+
+# --- run ---------------------------------------------------------------------------
+
+
+async def run_job(job: KubernetesJob, task_status: TaskStatus[str]) -> KubernetesJobResult:
+    _require_asyncio()
+    manifest = job.build_job()
+    namespace = manifest.get("metadata", {}).get("namespace") or DEFAULT_NAMESPACE
+    async with open_connection(config_source(job.cluster_config)) as connection:
+        api = connection.api
+        async with api_errors(api.host, "reading the cluster UID"):
+            cluster_uid = await connection.cluster_uid()
+        try:
+            created = await api.request("POST", _jobs_path(namespace), what="POST job", body=manifest)
+        except KubernetesApiError as exc:
+            raise InfrastructureError(
+                f"Cannot create the job in namespace {namespace!r} on {api.host}: {exc.message or exc}"
+            ) from None
+        except Exception as exc:
+            if is_transient(exc):
+                raise InfrastructureError(
+                    f"Could not connect to the Kubernetes API at {api.host} to create the job: "
+                    f"{describe_error(exc)}."
+                ) from None
+            raise
+        metadata = created.get("metadata") or {}
+        name, uid = metadata["name"], metadata["uid"]
+        pid = f"{cluster_uid}:{namespace}:{name}"
+        job.logger.info("Job %r created in namespace %r.", name, namespace)
+        try:
+            task_status.started(pid)
+            return await Monitor(job, connection, namespace, name, uid, pid).run()
+        except BaseException:
+            # Cancelled (Ctrl+C, an enclosing scope) or failed: the job would run
+            # on unwatched, so it goes, as a process run's tree does.
+            with anyio.CancelScope(shield=True):
+                await _delete_after_abandon(job, api, namespace, name)
+            raise
+
+
+async def _delete_after_abandon(job: KubernetesJob, api: KubeApi, namespace: str, name: str) -> None:
+    job.logger.warning("Run stopped before its end: deleting job %r.", name)
+    try:
+        with anyio.move_on_after(15):
+            await _delete(api, namespace, name, CANCEL_GRACE_SECONDS, propagation="Background")
+    except Exception as exc:  # noqa: BLE001 - best effort; the original error matters
+        job.logger.warning("Could not delete job %r: %s", name, describe_error(exc))
+
+
+async def attach_job(
+    job: KubernetesJob, infrastructure_pid: str, task_status: TaskStatus[str]
+) -> KubernetesJobResult:
+    _require_asyncio()
+    async with open_connection(config_source(job.cluster_config)) as connection:
+        namespace, name = await _reachable(job, connection, infrastructure_pid, "attach to")
+        async with api_errors(connection.api.host, f"reading job {name!r}"):
+            try:
+                raw = await connection.api.request("GET", _jobs_path(namespace, name), what="GET job", retry_for=10)
+            except KubernetesApiError as exc:
+                if exc.status == 404:
+                    raise InfrastructureNotFound(
+                        f"Job {infrastructure_pid!r} was not found (deleted, or expired after its TTL)."
+                    ) from None
+                raise
+        uid = (raw.get("metadata") or {}).get("uid", "")
+        task_status.started(infrastructure_pid)
+        job.logger.info("Attached to job %r in namespace %r.", name, namespace)
+        return await Monitor(job, connection, namespace, name, uid, infrastructure_pid).run()
+
+
+# --- kill -----------------------------------------------------------------------------
+
+
+async def kill_job(job: KubernetesJob, infrastructure_pid: str, grace_seconds: int) -> None:
+    _require_asyncio()
+    async with open_connection(config_source(job.cluster_config)) as connection:
+        namespace, name = await _reachable(job, connection, infrastructure_pid, "kill")
+        api = connection.api
+        async with api_errors(api.host, f"deleting job {name!r}"):
+            try:
+                deleted = await _delete(api, namespace, name, grace_seconds, propagation="Foreground")
+            except KubernetesApiError as exc:
+                if exc.status == 404:
+                    raise InfrastructureNotFound(
+                        f"Unable to kill job {infrastructure_pid!r}: the job was not found."
+                    ) from None
+                raise
+            job.logger.info("Deleting job %r (grace period %s s)...", name, grace_seconds)
+            if not await _wait_until_gone(api, namespace, name, deleted, grace_seconds + 60):
+                job.logger.warning("Job %r is still being deleted.", name)
+
+
+async def _delete(api: KubeApi, namespace: str, name: str, grace_seconds: int, *, propagation: str) -> dict[str, Any]:
+    """Delete the job, then its pods with the same grace period (the garbage
+    collector would give them their own), so the grace period holds."""
+    options = {
+        "apiVersion": "v1",
+        "kind": "DeleteOptions",
+        "gracePeriodSeconds": max(int(grace_seconds), 0),
+        "propagationPolicy": propagation,
+    }
+    deleted = await api.request("DELETE", _jobs_path(namespace, name), what="DELETE job", body=options)
+    uid = (deleted.get("metadata") or {}).get("uid")
+    if uid:
+        # The job controller starts no pod for a job being deleted.
+        await api.request(
+            "DELETE",
+            f"/api/v1/namespaces/{namespace}/pods",
+            what="DELETE pods",
+            query=[("labelSelector", f"controller-uid={uid}")],
+            body={**options, "propagationPolicy": "Background"},
+        )
+    return deleted
+
+
+async def _wait_until_gone(api: KubeApi, namespace: str, name: str, deleted: dict[str, Any], timeout: float) -> bool:
+    """Wait (with a watch of that one job) until the job no longer exists."""
+    import json
+
+    metadata = deleted.get("metadata") or {}
+    if deleted.get("kind") == "Status":  # already gone
+        return True
+    resource_version = metadata.get("resourceVersion") or ""
+    with anyio.move_on_after(timeout):
+        while True:
+            try:
+                async with api.stream(
+                    _jobs_path(namespace),
+                    what="WATCH job",
+                    query=[
+                        ("fieldSelector", f"metadata.name={name}"),
+                        ("watch", "true"),
+                        ("resourceVersion", resource_version),
+                        ("timeoutSeconds", str(int(timeout) + 1)),
+                    ],
+                    read_timeout=timeout + 30,
+                ) as response:
+                    while line := await response.content.readline():
+                        event = json.loads(line)
+                        if event.get("type") == "DELETED":
+                            return True
+                        if event.get("type") == "ERROR":
+                            break
+                        resource_version = (event.get("object", {}).get("metadata") or {}).get(
+                            "resourceVersion", resource_version
+                        )
+            except Exception as exc:  # noqa: BLE001
+                if not (is_transient(exc) or isinstance(exc, (KubernetesApiError, ValueError))):
+                    raise
+            # Ended or failed: is it gone already?
+            try:
+                current = await api.request("GET", _jobs_path(namespace, name), what="GET job", retry_for=10)
+            except KubernetesApiError as exc:
+                if exc.status == 404:
+                    return True
+                raise
+            if (current.get("metadata") or {}).get("uid") != metadata.get("uid"):
+                return True
+            resource_version = (current.get("metadata") or {}).get("resourceVersion", "")
+            await anyio.sleep(0.5)
+    return False
+
+
+# --- monitoring ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Stuck:
+    pod: str
+    reason: str
+    since: float
+
+
+class Monitor:
+    """Watches one job to its end through the namespace's shared watch."""
+
+    def __init__(
+        self,
+        job: KubernetesJob,
+        connection: ClusterConnection,
+        namespace: str,
+        name: str,
+        uid: str,
+        pid: str,
+    ) -> None:
+        self.block = job
+        self.logger = job.logger
+        self.connection = connection
+        self.api: KubeApi = connection.api
+        self.namespace = namespace
+        self.name = name
+        self.uid = uid
+        self.pid = pid
+        self.sub: Subscription
+        self.ended = anyio.Event()
+        self._phases: dict[str, str] = {}
+        self._stuck: _Stuck | None = None
+        self._started_at = time.monotonic()
+        self._last_lookup = 0.0
+        self._ended_at = 0.0
+        self.followers: list[LogFollower] = []
+
+    async def run(self) -> KubernetesJobResult:
+        watcher = self.connection.watcher(self.namespace)
+        async with watcher.subscribe(self.name, self.uid) as self.sub:
+            failed = await self._wait_for_start()
+            if failed is not None:
+                return failed
+            return await self._wait_for_end()
+
+    # --- shared checks -------------------------------------------------------------
+
+    def _check_watch(self) -> None:
+        failure = self.sub.failure
+        if failure is not None:
+            raise InfrastructureError(
+                f"Cannot watch job {self.name!r} in namespace {self.namespace!r} "
+                f"(pid {self.pid}): {describe_error(failure)}"
+            )
+
+    def _log_phase_changes(self) -> None:
+        for pod in pods_in_order(self.sub.pods.values()):
+            phase = "Deleted" if pod.deleted else pod.phase
+            if self._phases.get(pod.name) != phase:
+                self._phases[pod.name] = phase
+                self.logger.info("Job %r: Pod %r has status %r.", self.name, pod.name, phase)
+
+    def _newest(self) -> PodState | None:
+        return newest_pod(pod for pod in self.sub.pods.values() if not pod.deleted)
+
+    def _stuck_deadline(self, pod: PodState | None, now: float) -> float | None:
+        """Track how long the newest pod has been stuck; the time at which the
+        grace runs out (None: not stuck, or fail-fast is off)."""
+        grace = self.block.pod_failure_grace_seconds
+        reason = stuck_reason(pod) if pod is not None else None
+        if reason is None or grace is None:
+            self._stuck = None
+            return None
+        if self._stuck is None or self._stuck.pod != pod.name:  # type: ignore[union-attr]
+            self._stuck = _Stuck(pod.name, reason, now)  # type: ignore[union-attr]
+        else:
+            self._stuck.reason = reason
+        return self._stuck.since + grace
+
+    async def _look_up_unseen_job(self, now: float) -> float | None:
+        """If the watch (synced) has not shown the job for a while, ask for it
+        directly: it may have been deleted before the watch began. Returns
+        when to look again."""
+        sub = self.sub
+        if sub.job is not None or sub.job_deleted or not sub.synced:
+            return None
+        due = max(self._started_at, self._last_lookup) + UNSEEN_JOB_CHECK_SECONDS
+        if now < due:
+            return due
+        self._last_lookup = now
+        try:
+            raw = await self.api.request("GET", _jobs_path(self.namespace, self.name), what="GET job", retry_for=10)
+        except KubernetesApiError as exc:
+            if exc.status != 404:
+                raise
+            raw = None
+        if sub.job is None and not sub.job_deleted:
+            if raw is None or (raw.get("metadata") or {}).get("uid") != self.uid:
+                sub.job_deleted = True
+            else:
+                sub.job = JobState.from_raw(raw)
+        return now + UNSEEN_JOB_CHECK_SECONDS
+
+    # --- phase 1: the pod starts ------------------------------------------------------------
+
+    async def _wait_for_start(self) -> KubernetesJobResult | None:
+        """Wait for the newest pod to leave Pending; a result when the run
+        ends here (never started, or stuck)."""
+        timeout = self.block.pod_watch_timeout_seconds
+        deadline = time.monotonic() + timeout
+        while True:
+            self._check_watch()
+            seen = self.sub.version
+            self._log_phase_changes()
+            sub = self.sub
+            if sub.job_deleted or (sub.job is not None and job_end(sub.job)):
+                return None
+            pod = self._newest()
+            if pod is not None and pod.phase != "Pending":
+                return None
+            now = time.monotonic()
+            stuck_until = self._stuck_deadline(pod, now)
+            if stuck_until is not None and now >= stuck_until:
+                return await self._fail_fast()
+            if now >= deadline:
+                waiting = self._waiting_reason(pod)
+                reason = f"the pod did not start within {timeout} s" + (f" ({waiting})" if waiting else "")
+                self.logger.error("Job %r: Pod never started: %s.", self.name, reason)
+                return self._result(-1, reason)
+            wake = min(t for t in (deadline, stuck_until, await self._look_up_unseen_job(now)) if t is not None)
+            await sub.wait(seen, wake - time.monotonic())
+
+    @staticmethod
+    def _waiting_reason(pod: PodState | None) -> str | None:
+        if pod is None:
+            return "no pod was created"
+        for container in (*pod.init_containers, *pod.containers):
+            if container.state == "waiting" and container.reason:
+                return f"{container.reason}: {container.message}" if container.message else container.reason
+        scheduled = pod.condition("PodScheduled")
+        if scheduled is not None and scheduled.status == "False":
+            return f"{scheduled.reason}: {scheduled.message}" if scheduled.message else scheduled.reason
+        return None
+
+    async def _fail_fast(self) -> KubernetesJobResult:
+        assert self._stuck is not None
+        stuck = self._stuck
+        grace = self.block.pod_failure_grace_seconds
+        self.logger.error(
+            "Job %r: Pod %r cannot start: %s (for %.0f s). Deleting the job.",
+            self.name, stuck.pod, stuck.reason, grace or 0,
+        )
+        try:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(15):
+                await _delete(self.api, self.namespace, self.name, 0, propagation="Background")
+        except Exception as exc:  # noqa: BLE001 - the failure is reported either way
+            self.logger.warning("Could not delete job %r: %s", self.name, describe_error(exc))
+        return self._result(-1, stuck.reason)
+
+    # --- phase 2: logs and the end -------------------------------------------------------------
+
+    async def _wait_for_end(self) -> KubernetesJobResult:
+        timeout = self.block.job_watch_timeout_seconds
+        deadline = None if timeout is None else time.monotonic() + timeout
+        outcome: tuple[str, Any] = ("", None)
+        async with anyio.create_task_group() as task_group:
+            logs_done = anyio.Event()
+            if self.block.stream_output:
+                task_group.start_soon(self._follow_logs, logs_done)
+            else:
+                logs_done.set()
+            outcome = await self._wait_for_completion(deadline)
+            self._ended_at = time.monotonic()
+            self.ended.set()
+            self.sub.poke()  # the log follower may wait for a pod that will not come
+            if outcome[0] in ("timeout", "stuck"):
+                task_group.cancel_scope.cancel()
+            else:
+                await self._drain_logs(logs_done, deadline)
+                task_group.cancel_scope.cancel()
+        kind, detail = outcome
+        if kind == "timeout":
+            self.logger.error("Job %r did not complete within timeout of %s s.", self.name, timeout)
+            return self._result(-1, f"the job did not complete within {timeout} s")
+        if kind == "stuck":
+            return detail
+        return await self._final_result(detail if kind == "finished" else None, deleted=kind == "deleted")
+
+    async def _wait_for_completion(self, deadline: float | None) -> tuple[str, Any]:
+        while True:
+            self._check_watch()
+            seen = self.sub.version
+            self._log_phase_changes()
+            sub = self.sub
+            if sub.job_deleted:
+                return ("deleted", None)
+            if sub.job is not None:
+                end = job_end(sub.job)
+                if end is not None:
+                    return ("finished", end)
+            now = time.monotonic()
+            pod = self._newest()
+            stuck_until = self._stuck_deadline(pod, now) if pod is not None and pod.phase == "Pending" else None
+            if stuck_until is None:
+                self._stuck = None
+            elif now >= stuck_until:
+                return ("stuck", await self._fail_fast())
+            if deadline is not None and now >= deadline:
+                return ("timeout", None)
+            wakes = [t for t in (deadline, stuck_until, await self._look_up_unseen_job(now)) if t is not None]
+            await sub.wait(seen, (min(wakes) - time.monotonic()) if wakes else None)
+
+    async def _drain_logs(self, logs_done: anyio.Event, deadline: float | None) -> None:
+        """Let the log followers reach the end of the logs, while they make progress."""
+        while not logs_done.is_set():
+            with anyio.move_on_after(1.0):
+                await logs_done.wait()
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return
+            last_data = max([f.last_data for f in self.followers] or [self._started_at])
+            if now - max(last_data, self._ended_at) > LOG_DRAIN_IDLE_SECONDS:
+                self.logger.warning("Job %r: stopped waiting for the rest of its log.", self.name)
+                return
+
+    async def _follow_logs(self, done: anyio.Event) -> None:
+        """Follow the ``launchbay-job`` container of each of the job's pods, in
+        order of creation (a retried job has one pod per attempt)."""
+        sink = OutputSink()
+        followed: set[str] = set()
+        try:
+            while True:
+                seen = self.sub.version
+                pending = [p for p in pods_in_order(self.sub.pods.values()) if p.name not in followed]
+                if not pending:
+                    if self.ended.is_set():
+                        return
+                    await self.sub.wait(seen, None)
+                    continue
+                pod = pending[0]
+                container = pod.container(CONTAINER_NAME)
+                if container is not None and container.has_started:
+                    followed.add(pod.name)
+                    await self._follow_pod(pod.name, sink)
+                    continue
+                never_runs = pod.deleted or pod.finished or self.ended.is_set() or (
+                    len(pending) > 1 and pending[-1].name != pod.name and pending[-1].phase != "Pending"
+                )
+                if never_runs:
+                    followed.add(pod.name)  # it never ran: no log
+                    continue
+                await self.sub.wait(seen, None)
+        finally:
+            done.set()
+
+    async def _follow_pod(self, pod_name: str, sink: OutputSink) -> None:
+        def container_done() -> bool:
+            pod = self.sub.pods.get(pod_name)
+            if pod is None or pod.deleted or pod.finished:
+                return True
+            container = pod.container(CONTAINER_NAME)
+            return container is not None and container.state == "terminated"
+
+        def lost() -> bool:
+            pod = self.sub.pods.get(pod_name)
+            return pod is None or pod.deleted
+
+        follower = LogFollower(self.api, self.namespace, pod_name, CONTAINER_NAME, sink, container_done, lost)
+        self.followers.append(follower)
+        await follower.follow()
+
+    # --- the result ----------------------------------------------------------------------
+
+    async def _final_result(self, end: JobEnd | None, *, deleted: bool) -> KubernetesJobResult:
+        pod = newest_pod(self.sub.pods.values())
+        status = exit_status(pod) if pod is not None else ExitStatus(None, None)
+        if pod is not None and status.code is None and not pod.deleted:
+            # The job's status can arrive before its pod's: read the pods once.
+            pod = await self._refresh_newest_pod() or pod
+            status = exit_status(pod)
+        job_reason = end.reason if end else None
+        if job_reason and job_reason.startswith("BackoffLimitExceeded") and status.code is not None:
+            job_reason = None  # the exit code says why; "out of retries" adds nothing
+        reasons = [r for r in (status.reason, job_reason) if r]
+        if deleted:
+            reasons.append("the job was deleted")
+        reason = "; ".join(reasons) or None
+        if status.code is None:
+            self.logger.error(
+                "Job %r: no exit code: its pod %s%s.",
+                self.name,
+                "did not run to completion (evicted, preempted or never ran)" if pod else "was never created",
+                f" ({reason})" if reason else "",
+            )
+            return self._result(-1, reason or "no pod of the job ran to completion")
+        if status.code == 0 and not reasons:
+            self.logger.info("Job %r completed.", self.name)
+        else:
+            self.logger.error(
+                "Job %r: Pod %r exited with status code %s%s.",
+                self.name, pod.name if pod else "?", status.code, f" ({reason})" if reason else "",
+            )
+        return self._result(status.code, reason)
+
+    async def _refresh_newest_pod(self) -> PodState | None:
+        try:
+            listing = await self.api.request(
+                "GET",
+                f"/api/v1/namespaces/{self.namespace}/pods",
+                what="LIST job pods",
+                query=[("labelSelector", f"controller-uid={self.uid}")],
+                retry_for=30,
+            )
+        except Exception as exc:  # noqa: BLE001 - keep what the watch gave
+            self.logger.debug("Could not list the pods of job %r: %s", self.name, describe_error(exc))
+            return None
+        pods = [PodState.from_raw(raw) for raw in listing.get("items") or []]
+        return newest_pod(pods)
+
+    def _result(self, status_code: int, reason: str | None) -> KubernetesJobResult:
+        from launchbay.infrastructure.kubernetes import KubernetesJobResult
+
+        return KubernetesJobResult(identifier=self.pid, status_code=status_code, reason=reason)

@@ -1,0 +1,298 @@
+"""What launchbay needs to know about jobs and pods, read from the API's raw
+objects, and the pure decisions made from it: has the job finished, which pod
+is the newest, is a pod stuck on something it cannot leave by itself, what was
+the exit code and why. Small frozen records, so a watcher can cache a whole
+namespace cheaply."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, replace
+from typing import Any
+
+JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
+JOB_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
+
+# Waiting reasons a container does not leave without a change elsewhere (an
+# image pushed, a secret created): the run fails fast on them after a grace.
+# ErrImageNeverPull: pull policy Never and the image is not on the node.
+STUCK_WAITING_REASONS = frozenset(
+    {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "ErrImageNeverPull",
+    }
+)
+UNSCHEDULABLE = "Unschedulable"
+
+
+@dataclass(frozen=True)
+class Condition:
+    type: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+
+    @property
+    def true(self) -> bool:
+        return self.status == "True"
+
+
+def _conditions(raw: Any) -> tuple[Condition, ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        Condition(
+            type=str(item.get("type", "")),
+            status=str(item.get("status", "")),
+            reason=item.get("reason"),
+            message=item.get("message"),
+        )
+        for item in raw
+        if isinstance(item, dict)
+    )
+
+
+@dataclass(frozen=True)
+class JobState:
+    name: str
+    uid: str
+    backoff_limit: int | None
+    active: int
+    succeeded: int
+    failed: int
+    conditions: tuple[Condition, ...]
+    deleting: bool
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> JobState:
+        metadata = raw.get("metadata") or {}
+        spec = raw.get("spec") or {}
+        status = raw.get("status") or {}
+        return cls(
+            name=metadata.get("name", ""),
+            uid=metadata.get("uid", ""),
+            backoff_limit=spec.get("backoffLimit"),
+            active=int(status.get("active") or 0),
+            succeeded=int(status.get("succeeded") or 0),
+            failed=int(status.get("failed") or 0),
+            conditions=_conditions(status.get("conditions")),
+            deleting=bool(metadata.get("deletionTimestamp")),
+        )
+
+    def condition(self, kind: str) -> Condition | None:
+        for condition in self.conditions:
+            if condition.type == kind and condition.true:
+                return condition
+        return None
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    name: str
+    state: str | None  # "waiting", "running", "terminated" or None (unknown)
+    reason: str | None = None
+    message: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> ContainerState:
+        name = str(raw.get("name", ""))
+        states = raw.get("state") or {}
+        for kind in ("terminated", "running", "waiting"):
+            detail = states.get(kind)
+            if isinstance(detail, dict):
+                return cls(
+                    name=name,
+                    state=kind,
+                    reason=detail.get("reason"),
+                    message=detail.get("message"),
+                    exit_code=detail.get("exitCode"),
+                    signal=detail.get("signal"),
+                )
+        return cls(name=name, state=None)
+
+    @property
+    def has_started(self) -> bool:
+        """Whether the container has (had) a process, so it has a log."""
+        return self.state in ("running", "terminated")
+
+
+@dataclass(frozen=True)
+class PodState:
+    name: str
+    uid: str
+    job_name: str | None
+    job_uid: str | None
+    created: str
+    started: str | None
+    phase: str
+    reason: str | None
+    message: str | None
+    conditions: tuple[Condition, ...]
+    first_container: str | None
+    containers: tuple[ContainerState, ...]
+    init_containers: tuple[ContainerState, ...]
+    deleting: bool
+    deleted: bool = False
+    seen: int = 0  # order in which the watcher first saw the pod (tie-breaker)
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any], seen: int = 0) -> PodState:
+        metadata = raw.get("metadata") or {}
+        spec = raw.get("spec") or {}
+        status = raw.get("status") or {}
+        labels = metadata.get("labels") or {}
+        containers = spec.get("containers") or []
+        return cls(
+            name=metadata.get("name", ""),
+            uid=metadata.get("uid", ""),
+            job_name=next((labels[key] for key in JOB_NAME_LABELS if key in labels), None),
+            job_uid=next((labels[key] for key in JOB_UID_LABELS if key in labels), None),
+            created=metadata.get("creationTimestamp") or "",
+            started=status.get("startTime"),
+            phase=status.get("phase") or "Pending",
+            reason=status.get("reason"),
+            message=status.get("message"),
+            conditions=_conditions(status.get("conditions")),
+            first_container=containers[0].get("name") if containers and isinstance(containers[0], dict) else None,
+            containers=tuple(
+                ContainerState.from_raw(item) for item in status.get("containerStatuses") or [] if isinstance(item, dict)
+            ),
+            init_containers=tuple(
+                ContainerState.from_raw(item)
+                for item in status.get("initContainerStatuses") or []
+                if isinstance(item, dict)
+            ),
+            deleting=bool(metadata.get("deletionTimestamp")),
+            seen=seen,
+        )
+
+    def as_deleted(self) -> PodState:
+        return replace(self, deleted=True)
+
+    def container(self, name: str | None) -> ContainerState | None:
+        for container in self.containers:
+            if container.name == name:
+                return container
+        return None
+
+    @property
+    def main(self) -> ContainerState | None:
+        """The first container of the pod spec (the ``launchbay-job`` one)."""
+        return self.container(self.first_container)
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in ("Succeeded", "Failed")
+
+    def condition(self, kind: str) -> Condition | None:
+        for condition in self.conditions:
+            if condition.type == kind:
+                return condition
+        return None
+
+    @property
+    def order(self) -> tuple[str, str, int]:
+        # creationTimestamp has one-second precision; a pod that has not
+        # started yet is newer than one that has; then the order seen.
+        return (self.created, self.started or "~", self.seen)
+
+
+def newest_pod(pods: list[PodState] | tuple[PodState, ...] | Any) -> PodState | None:
+    """The most recently created pod."""
+    candidates = list(pods)
+    return max(candidates, key=lambda pod: pod.order) if candidates else None
+
+
+def pods_in_order(pods: Any) -> list[PodState]:
+    return sorted(pods, key=lambda pod: pod.order)
+
+
+# --- decisions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobEnd:
+    """How a job's wait ended."""
+
+    succeeded: bool
+    reason: str | None = None
+
+
+def job_end(job: JobState) -> JobEnd | None:
+    """Whether the job has finished: complete, failed, or out of retries."""
+    if job.condition("Complete") or job.condition("SuccessCriteriaMet"):
+        return JobEnd(succeeded=True)
+    failed = job.condition("Failed")
+    if failed:
+        return JobEnd(succeeded=False, reason=_describe(failed.reason, failed.message))
+    if job.backoff_limit is None:
+        if job.failed > 0:
+            return JobEnd(succeeded=False, reason="the pod failed and the job has no backoff limit")
+    elif job.failed > job.backoff_limit:
+        return JobEnd(
+            succeeded=False,
+            reason=f"BackoffLimitExceeded: {job.failed} failed pod(s), backoff limit {job.backoff_limit}",
+        )
+    return None
+
+
+def stuck_reason(pod: PodState) -> str | None:
+    """Why the pod cannot start, if it is stuck on a cause it does not leave
+    by itself: an image that cannot be pulled, an invalid image name, a
+    missing secret or config map, no node to run on."""
+    if pod.finished or pod.deleted:
+        return None
+    for container in (*pod.init_containers, *pod.containers):
+        if container.state == "waiting" and container.reason in STUCK_WAITING_REASONS:
+            return _describe(container.reason, container.message)
+    scheduled = pod.condition("PodScheduled")
+    if scheduled and scheduled.status == "False" and scheduled.reason == UNSCHEDULABLE:
+        return _describe(UNSCHEDULABLE, scheduled.message)
+    return None
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    code: int | None
+    reason: str | None
+
+
+def exit_status(pod: PodState) -> ExitStatus:
+    """The exit code of the pod's first container, and why it ended when that
+    is more than a plain exit: OOMKilled, a signal, eviction, a deadline."""
+    container = pod.main
+    code = container.exit_code if container and container.state == "terminated" else None
+    reasons: list[str] = []
+    if container is not None and container.state == "terminated":
+        if container.reason == "OOMKilled":
+            reasons.append("OOMKilled: the container ran out of memory")
+        elif container.reason not in (None, "Completed", "Error"):
+            reasons.append(_describe(container.reason, container.message))
+        signal_number = container.signal or (code - 128 if code is not None and 128 < code < 160 else None)
+        if signal_number and container.reason != "OOMKilled":
+            reasons.append(_signal_name(signal_number))
+    if pod.reason in ("Evicted", "DeadlineExceeded", "Preempting", "Shutdown", "NodeLost", "Terminated"):
+        reasons.append(_describe(pod.reason, pod.message))
+    disruption = pod.condition("DisruptionTarget")
+    if disruption and disruption.true and disruption.reason:
+        text = _describe(disruption.reason, disruption.message)
+        if not any(disruption.reason in reason for reason in reasons):
+            reasons.append(text)
+    return ExitStatus(code=code, reason="; ".join(reasons) or None)
+
+
+def _describe(reason: str | None, message: str | None) -> str:
+    reason = reason or "Unknown"
+    return f"{reason}: {message}" if message else reason
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -1,0 +1,388 @@
+"""One shared watch of a namespace's jobs and job pods, serving every run.
+
+A ``NamespaceWatcher`` runs two list-then-watch loops on the event loop (one
+for jobs, one for pods carrying the job controller's ``job-name`` label) and
+keeps a small cache of both. Runs subscribe to a job by name and are woken when
+that job or one of its pods changes; however many runs there are, the
+namespace costs two open watches and no thread.
+
+Resumption: each loop remembers the last resourceVersion it saw (objects and
+bookmarks). A watch that ends (server timeout) or drops (connection lost, API
+server restarted) is reopened from there, so no change is missed or seen
+twice; when the server no longer has that version (410 Gone / Expired) the loop
+lists again and reconciles the cache, reporting deletions it missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from launchbay._internal.kubernetes.api import KubeApi, KubernetesApiError, describe_error, is_transient
+from launchbay._internal.kubernetes.state import JobState, PodState
+
+logger = logging.getLogger("launchbay.infrastructure.kubernetes-job")
+
+# The server ends each watch after this long (with jitter, so many clients do
+# not reconnect together); a read timeout a little longer catches a silently
+# dead connection.
+WATCH_SECONDS = 240
+WATCH_READ_TIMEOUT = WATCH_SECONDS + 30
+LIST_PAGE_SIZE = 500
+MAX_BACKOFF_SECONDS = 5.0
+
+
+class WatchExpired(Exception):
+    """The resourceVersion to resume from is too old (410): list again."""
+
+
+@dataclass
+class _Stats:
+    lists: int = 0
+    watches: int = 0
+    resumes: int = 0
+    relists_after_expiry: int = 0
+    errors: int = 0
+
+
+class Subscription:
+    """One run's view of one job: its latest state and its pods' (deleted
+    ones included, with their last state), and a way to wait for changes."""
+
+    def __init__(self, watcher: NamespaceWatcher, name: str, uid: str) -> None:
+        self.watcher = watcher
+        self.name = name
+        self.uid = uid
+        self.job: JobState | None = None
+        self.job_deleted = False
+        self.pods: dict[str, PodState] = {}
+        self.version = 0
+        self._event = anyio.Event()
+
+    # --- fed by the watcher -----------------------------------------------------
+
+    def _notify(self) -> None:
+        self.version += 1
+        self._event.set()
+        self._event = anyio.Event()
+
+    def _on_job(self, job: JobState) -> None:
+        if job.uid != self.uid:  # the name now belongs to another job: ours is gone
+            if self.job is not None and not self.job_deleted:
+                self.job_deleted = True
+                self._notify()
+            return
+        self.job = job
+        self._notify()
+
+    def _on_job_deleted(self, job: JobState) -> None:
+        if job.uid != self.uid:
+            return
+        self.job = job
+        self.job_deleted = True
+        self._notify()
+
+    def _on_pod(self, pod: PodState) -> None:
+        if pod.job_uid is not None and pod.job_uid != self.uid:
+            return
+        self.pods[pod.name] = pod
+        self._notify()
+
+    def _on_pod_deleted(self, pod: PodState) -> None:
+        if pod.job_uid is not None and pod.job_uid != self.uid:
+            return
+        known = self.pods.get(pod.name, pod)
+        self.pods[pod.name] = known.as_deleted() if known.uid == pod.uid else pod.as_deleted()
+        self._notify()
+
+    def poke(self) -> None:
+        """Wake the waiters (something outside the watch changed)."""
+        self._notify()
+
+    # --- read by the run -----------------------------------------------------------
+
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the watch cannot go on (e.g. permission denied), if it cannot."""
+        return self.watcher.failure
+
+    @property
+    def synced(self) -> bool:
+        return self.watcher.synced
+
+    async def wait(self, seen_version: int, timeout: float | None) -> None:
+        """Return when something changed since ``seen_version``, or after ``timeout``."""
+        if self.version != seen_version or self.failure is not None:
+            return
+        event = self._event
+        if timeout is None:
+            await event.wait()
+        else:
+            with anyio.move_on_after(max(timeout, 0)):
+                await event.wait()
+
+
+@dataclass
+class _Kind:
+    """What differs between the job loop and the pod loop."""
+
+    name: str
+    path: str
+    query: list[tuple[str, str]] = field(default_factory=list)
+
+
+class NamespaceWatcher:
+    """Shared jobs-and-pods watch of one namespace on one cluster connection."""
+
+    def __init__(self, api: KubeApi, namespace: str) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.jobs: dict[str, JobState] = {}
+        self.pods: dict[str, PodState] = {}
+        self.failure: BaseException | None = None
+        self.stats = _Stats()
+        self._subscriptions: dict[str, set[Subscription]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._synced: dict[str, bool] = {}
+        self._seen = 0
+        self._kinds = {
+            "jobs": _Kind("jobs", f"/apis/batch/v1/namespaces/{namespace}/jobs"),
+            # Pods the job controller made carry its job-name label.
+            "pods": _Kind("pods", f"/api/v1/namespaces/{namespace}/pods", [("labelSelector", "job-name")]),
+        }
+
+    @property
+    def synced(self) -> bool:
+        return all(self._synced.get(kind) for kind in self._kinds)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
+    # --- subscriptions ---------------------------------------------------------------
+
+    @asynccontextmanager
+    async def subscribe(self, name: str, uid: str) -> AsyncIterator[Subscription]:
+        subscription = Subscription(self, name, uid)
+        self._subscriptions.setdefault(name, set()).add(subscription)
+        self._start()
+        job = self.jobs.get(name)
+        if job is not None:
+            subscription._on_job(job)
+        for pod in self.pods.values():
+            if pod.job_name == name:
+                subscription._on_pod(pod)
+        try:
+            yield subscription
+        finally:
+            subscribers = self._subscriptions.get(name)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscriptions[name]
+            if not self._subscriptions:
+                self._stop()
+
+    def _each(self, name: str | None, action: Callable[[Subscription], None]) -> None:
+        for subscription in list(self._subscriptions.get(name or "", ())):
+            action(subscription)
+
+    def _notify_all(self) -> None:
+        for subscribers in list(self._subscriptions.values()):
+            for subscription in list(subscribers):
+                subscription._notify()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._tasks:
+            return
+        self.failure = None
+        self.jobs, self.pods, self._synced = {}, {}, {}
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._loop(kind)) for kind in self._kinds.values()]
+
+    def _stop(self) -> None:
+        """Cancel the loops; they are awaited by ``aclose`` (cancellation is
+        delivered at their next await, so they change nothing after this)."""
+        for task in self._tasks:
+            task.cancel()
+            self._stopping.add(task)
+        self._tasks = []
+
+    async def aclose(self) -> None:
+        self._stop()
+        stopping, self._stopping = self._stopping, set()
+        for task in stopping:
+            try:
+                await task
+            except BaseException:  # noqa: BLE001 - cancelled or already reported
+                pass
+
+    # --- the list-then-watch loop -------------------------------------------------------------
+
+    async def _loop(self, kind: _Kind) -> None:
+        resource_version: str | None = None
+        delay = 0.2
+        while True:
+            try:
+                if resource_version is None:
+                    resource_version = await self._relist(kind)
+                    self._synced[kind.name] = True
+                    self._notify_all()
+                resource_version = await self._watch(kind, resource_version)
+                delay = 0.2
+            except WatchExpired:
+                self.stats.relists_after_expiry += 1
+                logger.debug("Watch of %s in %r expired; listing again.", kind.name, self.namespace)
+                resource_version = None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - classified below
+                if isinstance(exc, KubernetesApiError) and exc.status == 410:
+                    resource_version = None
+                    continue
+                if not (is_transient(exc) or isinstance(exc, ValueError)):
+                    # Permission denied, namespace gone: nothing a retry fixes.
+                    self.failure = exc
+                    self._notify_all()
+                    return
+                self.stats.errors += 1
+                logger.debug(
+                    "Watch of %s in %r interrupted (%s); resuming in %.1f s.",
+                    kind.name, self.namespace, describe_error(exc), delay,
+                )
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+                self.stats.resumes += 1
+
+    async def _relist(self, kind: _Kind) -> str:
+        """List everything (paginated, one consistent snapshot), reconcile the
+        cache with it, and return the snapshot's resourceVersion."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        resource_version = ""
+        while True:
+            query = [*kind.query, ("limit", str(LIST_PAGE_SIZE))]
+            if token:
+                query.append(("continue", token))
+            self.stats.lists += 1
+            try:
+                page = await self.api.request("GET", kind.path, what=f"LIST {kind.name}", query=query)
+            except KubernetesApiError as exc:
+                if exc.status == 410 and token:  # the continue token expired: start over
+                    items, token = [], None
+                    continue
+                raise
+            metadata = page.get("metadata") or {}
+            resource_version = resource_version or str(metadata.get("resourceVersion") or "")
+            items.extend(item for item in page.get("items") or [] if isinstance(item, dict))
+            token = metadata.get("continue") or None
+            if not token:
+                break
+        if kind.name == "jobs":
+            self._reconcile_jobs(items)
+        else:
+            self._reconcile_pods(items)
+        return resource_version
+
+    async def _watch(self, kind: _Kind, resource_version: str) -> str:
+        """Watch from ``resource_version`` until the server ends the watch;
+        returns the last version seen. Raises ``WatchExpired`` on 410."""
+        query = [
+            *kind.query,
+            ("watch", "true"),
+            ("resourceVersion", resource_version),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", str(int(WATCH_SECONDS * (0.8 + 0.4 * random.random())))),
+        ]
+        self.stats.watches += 1
+        try:
+            async with self.api.stream(
+                kind.path, what=f"WATCH {kind.name}", query=query, read_timeout=WATCH_READ_TIMEOUT
+            ) as response:
+                while True:
+                    line = await response.content.readline()
+                    if not line:
+                        return resource_version  # the server ended the watch
+                    if not line.strip():
+                        continue
+                    resource_version = self._apply_event(kind, json.loads(line)) or resource_version
+        except KubernetesApiError as exc:
+            if exc.status == 410:
+                raise WatchExpired from None
+            raise
+
+    def _apply_event(self, kind: _Kind, event: dict[str, Any]) -> str | None:
+        kind_of_event = event.get("type")
+        raw = event.get("object") or {}
+        if kind_of_event == "ERROR":
+            status = int(raw.get("code") or 0)
+            if status == 410:
+                raise WatchExpired
+            raise KubernetesApiError(status, str(raw.get("reason") or "Error"), str(raw.get("message") or ""))
+        version = (raw.get("metadata") or {}).get("resourceVersion")
+        if kind_of_event == "BOOKMARK":
+            return version
+        if kind.name == "jobs":
+            job = JobState.from_raw(raw)
+            if kind_of_event == "DELETED":
+                self.jobs.pop(job.name, None)
+                self._each(job.name, lambda s: s._on_job_deleted(job))
+            else:
+                self.jobs[job.name] = job
+                self._each(job.name, lambda s: s._on_job(job))
+        else:
+            pod = self._pod_from_raw(raw)
+            if kind_of_event == "DELETED":
+                self.pods.pop(pod.name, None)
+                self._each(pod.job_name, lambda s: s._on_pod_deleted(pod))
+            else:
+                self.pods[pod.name] = pod
+                self._each(pod.job_name, lambda s: s._on_pod(pod))
+        return version
+
+    def _pod_from_raw(self, raw: dict[str, Any]) -> PodState:
+        name = (raw.get("metadata") or {}).get("name", "")
+        known = self.pods.get(name)
+        if known is not None:
+            seen = known.seen
+        else:
+            self._seen += 1
+            seen = self._seen
+        return PodState.from_raw(raw, seen)
+
+    # --- reconciliation after a (re)list ---------------------------------------------------
+
+    def _reconcile_jobs(self, items: list[dict[str, Any]]) -> None:
+        fresh = {job.name: job for job in map(JobState.from_raw, items)}
+        for name, old in self.jobs.items():
+            if name not in fresh or fresh[name].uid != old.uid:
+                self._each(name, lambda s, old=old: s._on_job_deleted(old))
+        self.jobs = fresh
+        for name in list(self._subscriptions):
+            job = fresh.get(name)
+            if job is not None:
+                self._each(name, lambda s, job=job: s._on_job(job))
+
+    def _reconcile_pods(self, items: list[dict[str, Any]]) -> None:
+        fresh: dict[str, PodState] = {}
+        for raw in items:
+            pod = self._pod_from_raw(raw)
+            fresh[pod.name] = pod
+        for name, old in self.pods.items():
+            if name not in fresh or fresh[name].uid != old.uid:
+                self._each(old.job_name, lambda s, old=old: s._on_pod_deleted(old))
+        self.pods = fresh
+        for pod in fresh.values():
+            if pod.job_name in self._subscriptions:
+                self._each(pod.job_name, lambda s, pod=pod: s._on_pod(pod))

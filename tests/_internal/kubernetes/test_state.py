@@ -1,0 +1,142 @@
+"""Decisions made from job and pod states (pure logic, raw API objects)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from launchbay._internal.kubernetes.state import (
+    JobState,
+    PodState,
+    exit_status,
+    job_end,
+    newest_pod,
+    stuck_reason,
+)
+
+
+def raw_job(*, backoff: int | None = 6, failed: int = 0, conditions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    spec = {} if backoff is None else {"backoffLimit": backoff}
+    return {
+        "metadata": {"name": "j", "uid": "u1"},
+        "spec": spec,
+        "status": {"failed": failed, "conditions": conditions or []},
+    }
+
+
+def raw_pod(
+    name: str = "j-abc",
+    *,
+    created: str = "2026-01-01T00:00:00Z",
+    started: str | None = None,
+    phase: str = "Pending",
+    container: dict[str, Any] | None = None,
+    conditions: list[dict[str, Any]] | None = None,
+    reason: str | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    status: dict[str, Any] = {"phase": phase, "conditions": conditions or []}
+    if started:
+        status["startTime"] = started
+    if container is not None:
+        status["containerStatuses"] = [{"name": "launchbay-job", "state": container}]
+    if reason:
+        status["reason"] = reason
+        status["message"] = message
+    return {
+        "metadata": {
+            "name": name,
+            "uid": f"uid-{name}",
+            "creationTimestamp": created,
+            "labels": {"batch.kubernetes.io/job-name": "j", "batch.kubernetes.io/controller-uid": "u1", "job-name": "j"},
+        },
+        "spec": {"containers": [{"name": "launchbay-job"}, {"name": "sidecar"}]},
+        "status": status,
+    }
+
+
+def test_job_state_fields() -> None:
+    job = JobState.from_raw(raw_job(failed=2))
+    assert (job.name, job.uid, job.backoff_limit, job.failed) == ("j", "u1", 6, 2)
+    pod = PodState.from_raw(raw_pod())
+    assert (pod.job_name, pod.job_uid, pod.first_container) == ("j", "u1", "launchbay-job")
+    old_style = raw_pod()
+    old_style["metadata"]["labels"] = {"job-name": "j", "controller-uid": "u1"}
+    assert PodState.from_raw(old_style).job_uid == "u1"
+
+
+def test_job_end() -> None:
+    assert job_end(JobState.from_raw(raw_job())) is None
+    done = job_end(JobState.from_raw(raw_job(conditions=[{"type": "Complete", "status": "True"}])))
+    assert done is not None and done.succeeded
+    failed = job_end(
+        JobState.from_raw(
+            raw_job(conditions=[{"type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": "Job was active longer than specified deadline"}])
+        )
+    )
+    assert failed is not None and not failed.succeeded
+    assert failed.reason == "DeadlineExceeded: Job was active longer than specified deadline"
+    # Out of retries, before the controller says so.
+    assert job_end(JobState.from_raw(raw_job(backoff=1, failed=1))) is None
+    over = job_end(JobState.from_raw(raw_job(backoff=1, failed=2)))
+    assert over is not None and "BackoffLimitExceeded" in (over.reason or "")
+    # No backoff limit: any failure ends it.
+    assert job_end(JobState.from_raw(raw_job(backoff=None, failed=1))) is not None
+    # A condition that is not True does not count.
+    assert job_end(JobState.from_raw(raw_job(conditions=[{"type": "Complete", "status": "False"}]))) is None
+
+
+def test_newest_pod_by_creation_then_start_then_seen() -> None:
+    first = PodState.from_raw(raw_pod("a", created="2026-01-01T00:00:00Z", started="2026-01-01T00:00:00Z"), seen=1)
+    second = PodState.from_raw(raw_pod("b", created="2026-01-01T00:00:05Z"), seen=2)
+    assert newest_pod([second, first]) is second
+    # Same second: the one not started yet is the newer.
+    retry = PodState.from_raw(raw_pod("0-retry", created="2026-01-01T00:00:00Z"), seen=3)
+    assert newest_pod([first, retry]) is retry
+    assert newest_pod([]) is None
+
+
+def test_stuck_reasons() -> None:
+    for reason in ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "ErrImageNeverPull"]:
+        pod = PodState.from_raw(raw_pod(container={"waiting": {"reason": reason, "message": "details"}}))
+        assert stuck_reason(pod) == f"{reason}: details"
+    creating = PodState.from_raw(raw_pod(container={"waiting": {"reason": "ContainerCreating"}}))
+    assert stuck_reason(creating) is None
+    unschedulable = PodState.from_raw(
+        raw_pod(conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes are available: 1 Insufficient memory."}])
+    )
+    assert stuck_reason(unschedulable) == "Unschedulable: 0/1 nodes are available: 1 Insufficient memory."
+    init = raw_pod()
+    init["status"]["initContainerStatuses"] = [{"name": "init", "state": {"waiting": {"reason": "ErrImagePull"}}}]
+    assert stuck_reason(PodState.from_raw(init)) == "ErrImagePull"
+    finished = PodState.from_raw(raw_pod(phase="Failed", container={"waiting": {"reason": "ErrImagePull"}}))
+    assert stuck_reason(finished) is None
+
+
+def test_exit_status() -> None:
+    ok = exit_status(PodState.from_raw(raw_pod(phase="Succeeded", container={"terminated": {"exitCode": 0, "reason": "Completed"}})))
+    assert (ok.code, ok.reason) == (0, None)
+    three = exit_status(PodState.from_raw(raw_pod(phase="Failed", container={"terminated": {"exitCode": 3, "reason": "Error"}})))
+    assert (three.code, three.reason) == (3, None)
+    oom = exit_status(PodState.from_raw(raw_pod(phase="Failed", container={"terminated": {"exitCode": 137, "reason": "OOMKilled"}})))
+    assert oom.code == 137 and oom.reason == "OOMKilled: the container ran out of memory"
+    killed = exit_status(PodState.from_raw(raw_pod(phase="Failed", container={"terminated": {"exitCode": 143, "reason": "Error"}})))
+    assert killed.reason == "SIGTERM"
+    evicted = exit_status(
+        PodState.from_raw(raw_pod(phase="Failed", reason="Evicted", message="The node was low on resource: memory."))
+    )
+    assert evicted.code is None and evicted.reason == "Evicted: The node was low on resource: memory."
+    deadline = exit_status(
+        PodState.from_raw(
+            raw_pod(phase="Failed", reason="DeadlineExceeded", message="Pod was active on the node longer than the specified deadline",
+                    container={"terminated": {"exitCode": 137, "reason": "Error"}})
+        )
+    )
+    assert deadline.code == 137 and "DeadlineExceeded: Pod was active" in (deadline.reason or "")
+    preempted = exit_status(
+        PodState.from_raw(
+            raw_pod(phase="Failed", conditions=[{"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler", "message": "preempted"}])
+        )
+    )
+    assert preempted.reason == "PreemptionByScheduler: preempted"
+    running = exit_status(PodState.from_raw(raw_pod(phase="Running", container={"running": {}})))
+    assert running.code is None

@@ -1,0 +1,499 @@
+"""KubernetesJob against the real dev cluster: jobs created, watched, streamed,
+killed and attached to, failures named (SPEC 7.4 and 12)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from launchbay import (
+    FlowRun,
+    InfrastructureNotAvailable,
+    InfrastructureNotFound,
+    KubernetesClusterConfig,
+    KubernetesJob,
+    KubernetesJobResult,
+)
+from launchbay._internal.kubernetes import api as kube_api
+
+from tests.infrastructure.kubernetes_fixtures import (  # noqa: F401 - fixtures
+    IMAGE,
+    ROOT,
+    Cluster,
+    cluster,
+    make_job,
+    make_namespace,
+    namespace,
+)
+
+pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(180)]
+
+
+def job_name(result: KubernetesJobResult) -> str:
+    return result.identifier.rsplit(":", 1)[1]
+
+
+def counts() -> Counter[str]:
+    return Counter(kube_api.request_counts)
+
+
+# --- running ----------------------------------------------------------------------
+
+
+def test_exit_codes_identifier_and_streamed_output(cluster: Cluster, namespace: str, make_job: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    ok = make_job(["sh", "-c", "echo hello; echo world >&2"]).run()
+    assert isinstance(ok, KubernetesJobResult) and ok.status_code == 0 and ok and ok.reason is None
+    failed = make_job(["sh", "-c", "echo hi; printf 'last line without newline'; exit 3"]).run()
+    assert failed.status_code == 3 and not failed and failed.reason is None
+    uid, ns, name = failed.identifier.split(":")
+    assert (uid, ns) == (cluster.uid, namespace) and name.startswith("launchbay-job-")
+    out = capfd.readouterr().out
+    # stdout and stderr of the container are one log; every byte, in order.
+    assert out == "hello\nworld\nhi\nlast line without newline"
+
+
+def test_started_reports_the_pid_before_the_end(make_job: Any) -> None:
+    async def main() -> tuple[str, KubernetesJobResult, bool]:
+        results: list[KubernetesJobResult] = []
+        job = make_job(["sh", "-c", "sleep 2"])
+        async with anyio.create_task_group() as tg:
+            async def runner(*, task_status: Any) -> None:
+                results.append(await job.run(task_status=task_status))
+
+            pid = await tg.start(runner)
+            finished_before_pid = bool(results)
+        return pid, results[0], finished_before_pid
+
+    pid, result, finished_before_pid = anyio.run(main)
+    assert pid == result.identifier and not finished_before_pid and result.status_code == 0
+
+
+def test_job_as_the_api_returns_it(cluster: Cluster, namespace: str, make_job: Any) -> None:
+    from kubernetes import client
+
+    cluster.core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="robot")))
+    flow_run = FlowRun(name="calm-otter")
+    job = make_job(
+        ["sh", "-c", "echo $GREETING"],
+        name="Nightly_ETL.run",
+        labels={"Team.Example.COM/owner": "Data Science", "stamp": "2022-11-10T16:50:59.5Z"},
+        env={"GREETING": "hi", "UNSET": None},
+        service_account_name="robot",
+        finished_job_ttl=600,
+        customizations=[
+            {"op": "add", "path": "/spec/template/spec/containers/0/resources",
+             "value": {"limits": {"memory": "64Mi", "cpu": "250m"}, "requests": {"memory": "32Mi"}}},
+        ],
+    ).prepare_for_flow_run(flow_run)
+    job = job.model_copy(update={"name": "Nightly_ETL.run"})
+    result = job.run()
+    assert result.status_code == 0
+    created = cluster.job(namespace, job_name(result))
+    assert created is not None
+    assert created.metadata.namespace == namespace
+    assert created.metadata.generate_name == "nightly-etl-run-"
+    assert created.metadata.name.startswith("nightly-etl-run-")
+    labels = created.metadata.labels
+    assert labels["team.example.com/owner"] == "Data-Science"
+    assert labels["stamp"] == "2022-11-10T16-50-59.5Z"
+    assert labels["launchbay.io/flow-run-id"] == str(flow_run.id)
+    assert labels["launchbay.io/flow-run-name"] == "calm-otter"
+    assert created.spec.ttl_seconds_after_finished == 600
+    pod_spec = created.spec.template.spec
+    assert pod_spec.service_account_name == "robot"
+    container = pod_spec.containers[0]
+    assert container.name == "launchbay-job" and container.image == IMAGE
+    assert container.image_pull_policy == "IfNotPresent"
+    assert container.args == ["sh", "-c", "echo $GREETING"]
+    env = {item.name: item.value for item in container.env}
+    assert env["GREETING"] == "hi" and "UNSET" not in env
+    assert env["LAUNCHBAY__FLOW_RUN_ID"] == flow_run.id.hex
+    assert container.resources.limits == {"memory": "64Mi", "cpu": "250m"}
+    assert container.resources.requests == {"memory": "32Mi"}
+    pod = cluster.pods(namespace, created.metadata.name)[0]
+    assert pod.spec.service_account_name == "robot"
+    assert pod.spec.containers[0].resources.limits == {"memory": "64Mi", "cpu": "250m"}
+
+
+def test_cluster_uid_from_the_setting(monkeypatch: pytest.MonkeyPatch, namespace: str, make_job: Any) -> None:
+    monkeypatch.setenv("LAUNCHBAY_KUBERNETES_CLUSTER_UID", "my-cluster")
+    result = make_job(["true"]).run()
+    assert result.identifier.startswith(f"my-cluster:{namespace}:")
+    # kill compares pids with the same setting: this job is reachable.
+    with pytest.raises(InfrastructureNotFound):
+        make_job(["true"]).kill(f"my-cluster:{namespace}:no-such-job", grace_seconds=0)
+
+
+def test_cluster_config_block(cluster: Cluster, monkeypatch: pytest.MonkeyPatch, make_job: Any) -> None:
+    block = KubernetesClusterConfig.from_file(cluster.kubeconfig)
+    from kubernetes import client
+
+    assert client.CoreV1Api(block.get_api_client()).read_namespace("kube-system").metadata.uid == cluster.uid
+    monkeypatch.setenv("KUBECONFIG", "/nonexistent")  # only the block can reach the cluster
+    result = make_job(["sh", "-c", "exit 0"], cluster_config=block).run()
+    assert result.status_code == 0 and result.identifier.startswith(cluster.uid)
+
+
+def test_watch_timeout(cluster: Cluster, namespace: str, make_job: Any, caplog: pytest.LogCaptureFixture) -> None:
+    result = make_job(["sh", "-c", "echo started; sleep 60"], job_watch_timeout_seconds=2).run()
+    assert result.status_code == -1 and "did not complete within 2 s" in (result.reason or "")
+    assert "did not complete within timeout of 2 s" in caplog.text
+    # The job is left to run (and can be attached to, or killed).
+    assert cluster.job(namespace, job_name(result)) is not None
+    KubernetesJob(namespace=namespace).kill(result.identifier, grace_seconds=0)
+
+
+def test_backoff_limit_reached(cluster: Cluster, namespace: str, make_job: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    job = make_job(
+        ["sh", "-c", "echo attempt; exit 4"],
+        customizations=[{"op": "replace", "path": "/spec/backoffLimit", "value": 1}],
+    )
+    result = job.run()
+    assert result.status_code == 4
+    assert len(cluster.pods(namespace, job_name(result))) == 2
+    assert capfd.readouterr().out == "attempt\nattempt\n"  # each attempt's log
+
+
+def test_deadline_exceeded_is_named(make_job: Any) -> None:
+    result = make_job(
+        ["sh", "-c", "sleep 60"],
+        customizations=[{"op": "add", "path": "/spec/activeDeadlineSeconds", "value": 2}],
+    ).run()
+    assert result.status_code != 0
+    assert "DeadlineExceeded" in (result.reason or "")
+
+
+def test_oom_killed_is_named(make_job: Any, caplog: pytest.LogCaptureFixture) -> None:
+    result = make_job(
+        ["sh", "-c", "x=$(yes | head -c 400000000); echo survived"],
+        customizations=[
+            {"op": "add", "path": "/spec/template/spec/containers/0/resources", "value": {"limits": {"memory": "24Mi"}}}
+        ],
+    ).run()
+    assert result.status_code == 137
+    assert "OOMKilled" in (result.reason or "")
+    assert "OOMKilled" in caplog.text
+
+
+# --- failing fast --------------------------------------------------------------------
+
+
+def test_missing_image_fails_fast_with_the_reason(cluster: Cluster, namespace: str, make_job: Any, caplog: pytest.LogCaptureFixture) -> None:
+    result = make_job(["true"], image="launchbay-test/no-such-image:1.0", pod_failure_grace_seconds=1).run()
+    assert result.status_code == -1
+    assert any(reason in (result.reason or "") for reason in ("ErrImagePull", "ImagePullBackOff"))
+    assert "cannot start" in caplog.text and "launchbay-test/no-such-image:1.0" in caplog.text
+    # The job is deleted: it could never run.
+    cluster.wait_for("the job to be deleted", lambda: cluster.job(namespace, job_name(result)) is None)
+
+
+def test_image_never_pulled_fails_fast(make_job: Any) -> None:
+    result = make_job(["true"], image="launchbay-test/no-such-image:1.0", image_pull_policy="Never", pod_failure_grace_seconds=0).run()
+    assert result.status_code == -1 and "ErrImageNeverPull" in (result.reason or "")
+
+
+def test_invalid_image_name_fails_fast(make_job: Any) -> None:
+    result = make_job(["true"], image="launchbay-test/UPPER:case", pod_failure_grace_seconds=0).run()
+    assert result.status_code == -1 and "InvalidImageName" in (result.reason or "")
+
+
+def test_missing_secret_fails_fast(make_job: Any) -> None:
+    result = make_job(
+        ["true"],
+        pod_failure_grace_seconds=1,
+        customizations=[
+            {"op": "add", "path": "/spec/template/spec/containers/0/env/-",
+             "value": {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "no-such-secret", "key": "token"}}}}
+        ],
+    ).run()
+    assert result.status_code == -1 and "CreateContainerConfigError" in (result.reason or "")
+    assert "no-such-secret" in (result.reason or "")
+
+
+def test_unschedulable_fails_fast(make_job: Any) -> None:
+    result = make_job(
+        ["true"],
+        pod_failure_grace_seconds=1,
+        customizations=[{"op": "add", "path": "/spec/template/spec/nodeSelector", "value": {"launchbay.io/no-such-node": "x"}}],
+    ).run()
+    assert result.status_code == -1 and (result.reason or "").startswith("Unschedulable")
+
+
+def test_pod_never_started_without_fail_fast(make_job: Any, caplog: pytest.LogCaptureFixture) -> None:
+    result = make_job(
+        ["true"],
+        pod_failure_grace_seconds=None,
+        pod_watch_timeout_seconds=3,
+        customizations=[{"op": "add", "path": "/spec/template/spec/nodeSelector", "value": {"launchbay.io/no-such-node": "x"}}],
+    ).run()
+    assert result.status_code == -1
+    assert "did not start within 3 s" in (result.reason or "") and "Unschedulable" in (result.reason or "")
+    assert "Pod never started" in caplog.text
+
+
+# --- kill ----------------------------------------------------------------------------------
+
+
+def test_kill_from_another_process(cluster: Cluster, namespace: str, make_job: Any) -> None:
+    async def main() -> tuple[str, KubernetesJobResult, subprocess.CompletedProcess[str]]:
+        results: list[KubernetesJobResult] = []
+        job = make_job(["sh", "-c", "echo running; sleep 120"])
+        async with anyio.create_task_group() as tg:
+            async def runner(*, task_status: Any) -> None:
+                results.append(await job.run(task_status=task_status))
+
+            pid = await tg.start(runner)
+            # Once it runs, kill it from another process, as a user would.
+            await anyio.to_thread.run_sync(
+                lambda: cluster.wait_for("the pod to run", lambda: any(p.status.phase == "Running" for p in cluster.pods(namespace, pid.rsplit(":", 1)[1])))
+            )
+            killed = await anyio.to_thread.run_sync(
+                lambda: subprocess.run(
+                    [sys.executable, "-m", "launchbay.cli", "kill", pid, "--grace", "1"],
+                    capture_output=True, text=True, timeout=120,
+                )
+            )
+        return pid, results[0], killed
+
+    pid, result, killed = anyio.run(main)
+    assert killed.returncode == 0, killed.stderr
+    name = pid.rsplit(":", 1)[1]
+    # kill returns once the job and its pods are gone.
+    assert cluster.job(namespace, name) is None
+    assert cluster.pods(namespace, name) == []
+    assert result.status_code != 0 and "the job was deleted" in (result.reason or "")
+
+
+def test_kill_and_attach_unreachable_or_missing(cluster: Cluster, namespace: str) -> None:
+    job = KubernetesJob(namespace=namespace)
+    with pytest.raises(InfrastructureNotAvailable, match="namespace"):
+        job.kill(f"{cluster.uid}:other-namespace:some-job")
+    with pytest.raises(InfrastructureNotAvailable, match="cluster"):
+        job.kill(f"not-this-cluster:{namespace}:some-job")
+    with pytest.raises(InfrastructureNotFound):
+        job.kill(f"{cluster.uid}:{namespace}:no-such-job")
+    with pytest.raises(InfrastructureNotAvailable, match="namespace"):
+        job.attach(f"{cluster.uid}:other-namespace:some-job")
+    with pytest.raises(InfrastructureNotAvailable, match="cluster"):
+        job.attach(f"not-this-cluster:{namespace}:some-job")
+    with pytest.raises(InfrastructureNotFound):
+        job.attach(f"{cluster.uid}:{namespace}:no-such-job")
+    with pytest.raises(ValueError, match="CLUSTER_UID:NAMESPACE:JOB_NAME"):
+        job.kill("not-a-pid")
+
+
+def test_cancelled_run_deletes_its_job(cluster: Cluster, namespace: str, make_job: Any) -> None:
+    async def main() -> str:
+        async with anyio.create_task_group() as tg:
+            pid = await tg.start(make_job(["sh", "-c", "sleep 120"]).run)
+            await anyio.sleep(1)
+            tg.cancel_scope.cancel()
+        return pid
+
+    pid = anyio.run(main)
+    cluster.wait_for("the job to be deleted", lambda: cluster.job(namespace, pid.rsplit(":", 1)[1]) is None)
+
+
+# --- attach -------------------------------------------------------------------------------
+
+LAUNCHER = """
+import sys
+from launchbay import KubernetesJob
+job = KubernetesJob.model_validate_json(sys.argv[1])
+import anyio
+
+async def main():
+    async with anyio.create_task_group() as tg:
+        pid = await tg.start(job.run)
+        print(pid, flush=True)
+
+anyio.run(main)
+"""
+
+
+def test_attach_after_the_launching_process_died(cluster: Cluster, namespace: str, make_job: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    job = make_job(["sh", "-c", "echo first; sleep 5; echo second; exit 5"], stream_output=False)
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER, job.model_dump_json(context={"reveal_secrets": True})],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert launcher.stdout is not None
+    pid = launcher.stdout.readline().strip()
+    launcher.send_signal(signal.SIGKILL)  # no clean-up: the job lives on
+    launcher.wait()
+    capfd.readouterr()
+    assert cluster.job(namespace, pid.rsplit(":", 1)[1]) is not None
+    result = KubernetesJob(namespace=namespace).attach(pid)
+    assert result.identifier == pid and result.status_code == 5
+    # The log is streamed from its start, each line once.
+    assert capfd.readouterr().out == "first\nsecond\n"
+
+
+def test_attach_to_a_finished_job(namespace: str, make_job: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    result = make_job(["sh", "-c", "echo done; exit 2"], stream_output=False).run()
+    attached = KubernetesJob(namespace=namespace).attach(result.identifier)
+    assert attached.status_code == 2
+    assert capfd.readouterr().out == "done\n"
+
+
+# --- logs ----------------------------------------------------------------------------------
+
+
+def test_every_byte_of_a_large_log_in_order(make_job: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    script = "head -c 40000 /dev/zero | tr '\\0' x; echo; i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); done; printf end"
+    assert make_job(["sh", "-c", script]).run().status_code == 0
+    expected = "x" * 40000 + "\n" + "".join(f"line {i}\n" for i in range(3000)) + "end"
+    assert capfd.readouterr().out == expected
+
+
+# --- shared watches ----------------------------------------------------------------------
+
+
+def test_many_runs_share_two_watches_and_no_threads(namespace: str, make_job: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    runs = 8
+    before = counts()
+    threads: list[int] = []
+
+    async def main() -> list[KubernetesJobResult]:
+        results: list[KubernetesJobResult] = []
+
+        async def one(index: int) -> None:
+            results.append(await make_job(["sh", "-c", f"sleep 2; echo run {index}; exit {index}"]).run())
+
+        async def sample_threads() -> None:
+            while True:
+                threads.append(threading.active_count())
+                await anyio.sleep(0.2)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sample_threads)
+            async with anyio.create_task_group() as runs_group:
+                for index in range(runs):
+                    runs_group.start_soon(one, index)
+            tg.cancel_scope.cancel()
+        return results
+
+    baseline = threading.active_count()
+    results = anyio.run(main)
+    assert sorted(result.status_code for result in results) == list(range(runs))
+    assert sorted(capfd.readouterr().out.splitlines()) == sorted(f"run {i}" for i in range(runs))
+    spent = counts() - before
+    # One namespace watch for all the runs: one LIST and one WATCH of each kind.
+    assert spent["LIST jobs"] == 1 and spent["LIST pods"] == 1
+    assert spent["WATCH jobs"] == 1 and spent["WATCH pods"] == 1
+    assert spent["GET namespace"] == 1  # the cluster UID, once
+    assert spent["POST job"] == runs and spent["LOG pod"] == runs
+    assert spent["LIST job pods"] <= runs
+    # No thread per run (the event loop's own executor may start one or two).
+    assert max(threads) <= baseline + 2
+
+
+# --- watches that break -------------------------------------------------------------------
+
+
+class DroppingProxy:
+    """A TCP proxy to the API server that can cut every connection at once."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import socket
+
+        self.target = target
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.connections: list[Any] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            with self.lock:
+                self.connections += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: Any, sink: Any) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def drop_all(self) -> int:
+        import socket
+
+        with self.lock:
+            connections, self.connections = self.connections, []
+        for sock in connections:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            except OSError:
+                pass
+        return len(connections)
+
+    def close(self) -> None:
+        self.server.close()
+        self.drop_all()
+
+
+def test_watches_and_logs_resume_after_connections_drop(cluster: Cluster, make_job: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    from urllib.parse import urlsplit
+
+    block = KubernetesClusterConfig.from_file(cluster.kubeconfig)
+    server = urlsplit(block.server or "")
+    proxy = DroppingProxy((server.hostname or "127.0.0.1", server.port or 443))
+    config = json.loads(json.dumps(block.config))
+    for entry in config["clusters"]:
+        entry["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+    job = make_job(
+        ["sh", "-c", "i=1; while [ $i -le 8 ]; do echo line $i; i=$((i+1)); sleep 1; done; exit 7"],
+        cluster_config=KubernetesClusterConfig(config=config, context_name=block.context_name),
+    )
+    before = counts()
+
+    async def main() -> KubernetesJobResult:
+        results: list[KubernetesJobResult] = []
+        async with anyio.create_task_group() as tg:
+            async def runner(*, task_status: Any) -> None:
+                results.append(await job.run(task_status=task_status))
+
+            await tg.start(runner)
+            for _ in range(2):  # cut everything twice while the job runs
+                await anyio.sleep(3)
+                assert await anyio.to_thread.run_sync(proxy.drop_all) > 0
+        return results[0]
+
+    try:
+        result = anyio.run(main)
+    finally:
+        proxy.close()
+    spent = counts() - before
+    assert result.status_code == 7
+    assert capfd.readouterr().out == "".join(f"line {i}\n" for i in range(1, 9))
+    assert spent["WATCH jobs"] >= 2 and spent["WATCH pods"] >= 2  # resumed
+    assert spent["LOG pod"] >= 2  # the log stream was reopened
