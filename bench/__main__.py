@@ -16,6 +16,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from bench.harness import RESULTS, ROOT, Context, Row, Skip, log
 from bench.reference import reference_python, reference_version
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=list(SCENARIOS), help="run only these scenarios")
     parser.add_argument("--no-reference", action="store_true", help="leave out Prefect 2.20 (no install)")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument("--results", metavar="DIR", type=Path, default=RESULTS,
+                        help=f"where to write latest.md, latest.json and the workers' logs (default: {RESULTS})")
     options = parser.parse_args(argv)
     if options.list:
         for name, (_, description) in SCENARIOS.items():
@@ -51,9 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         # A quick run uses the reference when it is installed; a full run installs it.
         ref, ref_note = reference_python(create=not options.quick)
-    ctx = Context(quick=options.quick, python=sys.executable, reference_python=ref, reference_note=ref_note)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    for stale in RESULTS.glob("*.log"):
+    results: Path = options.results
+    ctx = Context(quick=options.quick, python=sys.executable, reference_python=ref, reference_note=ref_note,
+                  log_dir=results)
+    results.mkdir(parents=True, exist_ok=True)
+    for stale in results.glob("*.log"):
         stale.unlink()
 
     started = time.time()
@@ -76,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     meta = _machine(ctx, options, time.time() - started)
     table = markdown(rows, skipped, meta)
     print(table)
-    (RESULTS / "latest.md").write_text(table)
-    (RESULTS / "latest.json").write_text(json.dumps(
+    (results / "latest.md").write_text(table)
+    (results / "latest.json").write_text(json.dumps(
         {"meta": meta, "rows": [row.as_json() for row in rows], "skipped": skipped}, indent=2))
-    log(f"written: {RESULTS / 'latest.md'} and latest.json")
+    log(f"written: {results / 'latest.md'} and latest.json")
     return 0
 
 

@@ -72,10 +72,11 @@ def per_run(args: dict[str, Any]) -> dict[str, Any]:
     """In-process ``Process(["true"]).run()`` from sync code vs ``subprocess.run``."""
     Process = process_class(args["impl"])
     command = ["true"]
+    extra = {"working_dir": tempfile.gettempdir()} if args.get("working_dir") else {}
 
     def impl() -> float:
         started = perf()
-        result = Process(command=command).run()
+        result = Process(command=command, **extra).run()
         elapsed = perf() - started
         assert result.status_code == 0, result
         return elapsed
@@ -118,6 +119,7 @@ def relay(args: dict[str, Any]) -> dict[str, Any]:
         subprocess.run(command, check=True)
         return perf() - started
 
+    Process(command=["true"]).run()  # warm: first-run imports
     sys.stdout.flush()
     xs, ys = pairs(impl, baseline, args["reps"])
     return {"impl": xs, "baseline": ys}
@@ -302,7 +304,9 @@ def docker_count(args: dict[str, Any]) -> dict[str, Any]:
     """One warm run per arm, then one marked run the proxy counts."""
     socket_path = args["proxy_socket"]
     for name, fn in _docker_arms(args).items():
+        _mark(socket_path, None, f"begin/{name}-first")
         fn()
+        _mark(socket_path, None, f"end/{name}-first")
         _mark(socket_path, None, f"begin/{name}")
         fn()
         _mark(socket_path, None, f"end/{name}")

@@ -10,6 +10,7 @@ import shutil
 import ssl
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,13 @@ def _check(ctx: Context) -> tuple[str, str]:
     if not kubectl:
         raise Skip("no kubectl on PATH")
     kubeconfig = find_kubeconfig()
-    ping = subprocess.run([kubectl, "--kubeconfig", kubeconfig, "--request-timeout=5s", "get", "--raw", "/readyz"],
-                          capture_output=True, text=True)
-    if ping.returncode != 0:
+    for _ in range(3):
+        ping = subprocess.run([kubectl, "--kubeconfig", kubeconfig, "--request-timeout=5s", "get", "namespace",
+                               "kube-system", "-o", "name"], capture_output=True, text=True)
+        if ping.returncode == 0:
+            break
+        time.sleep(2)
+    else:
         raise Skip(f"the cluster in {kubeconfig} does not answer: {ping.stderr.strip()[:200]}")
     probe = subprocess.run([ctx.python, "-c", "from launchbay import KubernetesJob"], capture_output=True, text=True)
     if probe.returncode != 0:

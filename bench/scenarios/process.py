@@ -56,21 +56,32 @@ def cli_run(ctx: Context) -> list[Row]:
 
 
 def per_run(ctx: Context) -> list[Row]:
-    """In-process `Process(["true"]).run()` vs `subprocess.run(["true"])`, per run."""
+    """In-process `Process(["true"]).run()` vs `subprocess.run(["true"])`, per run;
+    then the same with `working_dir` set (no fresh temporary directory)."""
+    rows = _per_run(ctx, working_dir=False)
+    rows += _per_run(ctx, working_dir=True)
+    return rows
+
+
+def _per_run(ctx: Context, working_dir: bool) -> list[Row]:
     n = ctx.pick(300, 40)
     impl: list[float] = []
     base: list[float] = []
     ref: list[float] = []
     ref_base: list[float] = []
     for _ in range(ctx.pick(3, 1)):
-        got = run_worker(ctx, ctx.python, "per_run", {"impl": "launchbay", "n": n})
+        got = run_worker(ctx, ctx.python, "per_run", {"impl": "launchbay", "n": n, "working_dir": working_dir})
         impl += got["impl"]
         base += got["baseline"]
         if ctx.reference_python:
-            got = run_worker(ctx, ctx.reference_python, "per_run", {"impl": "prefect", "n": max(n // 3, 20)})
+            got = run_worker(ctx, ctx.reference_python, "per_run",
+                             {"impl": "prefect", "n": max(n // 3, 20), "working_dir": working_dir})
             ref += got["impl"]
             ref_base += got["baseline"]
     samples = {"launchbay": impl, "baseline": base, "reference": ref, "reference_baseline": ref_base}
+    if working_dir:
+        return [_row("per-run", 'the same with `working_dir` set (no fresh temporary directory to create and remove)',
+                     '`subprocess.run(["true"])`', "(<= 1.5x)", 1.5, samples)]
     return [_row("per-run", 'in-process `Process(command=["true"]).run()`, per run', '`subprocess.run(["true"])`',
                  "<= 1.5x", 1.5, samples)]
 
