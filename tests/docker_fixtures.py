@@ -68,6 +68,11 @@ def docker_client(_docker_session: Any) -> Iterator[Any]:
     client.launchbay_test_run = run_id
     yield client
     remove_test_containers(client, run_id)
+    # Leave no events thread behind for the tests that follow (it would
+    # otherwise linger a few seconds, waiting for the next run).
+    from launchbay._internal.docker.events import shutdown_watchers
+
+    shutdown_watchers()
 
 
 def remove_test_containers(client: Any, run_id: str | None = None) -> None:

@@ -206,6 +206,20 @@ class EventWatcher:
         if stream is not None:
             stream.close()
 
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop following events now (waiting runs stop being told of exits):
+        for programs and tests that must not leave the thread behind."""
+        with self._lock:
+            self._stopping = True
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            stream, thread = self._stream, self._thread
+        if stream is not None:
+            stream.close()
+        if thread is not None:
+            thread.join(timeout)
+
     # --- the thread ----------------------------------------------------------------
 
     def _all_subscriptions(self) -> list[Subscription]:
@@ -238,6 +252,10 @@ class EventWatcher:
                     )
                 time.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX_SECONDS)
+                continue
+            if self._stopping:
+                stream.close()
+                client.close()
                 continue
             with self._lock:
                 if self._since is None:
@@ -303,6 +321,15 @@ def _describe(exc: BaseException) -> str:
 
 _watchers: dict[tuple[str, ...], EventWatcher] = {}
 _watchers_lock = threading.Lock()
+
+
+def shutdown_watchers() -> None:
+    """Stop every engine's events thread (they also stop by themselves
+    ``LINGER_SECONDS`` after their last run)."""
+    with _watchers_lock:
+        watchers = list(_watchers.values())
+    for watcher in watchers:
+        watcher.shutdown()
 
 
 def watcher_for(host: DockerHost) -> EventWatcher:
