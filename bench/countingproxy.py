@@ -14,13 +14,14 @@ itself.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
-import socket
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 _REQUEST_LINE = re.compile(rb"^([A-Z]+) (\S+) HTTP/1\.[01]$")
 
@@ -32,11 +33,11 @@ class Request:
 
     @property
     def is_watch(self) -> bool:
-        return bool(re.search(r"[?&]watch=(true|1)", self.path))
+        return bool(re.search(r"[?&]watch=(true|1)", self.path, re.IGNORECASE))
 
     @property
     def is_follow(self) -> bool:
-        return bool(re.search(r"[?&]follow=(true|1)", self.path))
+        return bool(re.search(r"[?&]follow=(true|1)", self.path, re.IGNORECASE))
 
 
 @dataclass
@@ -125,59 +126,62 @@ class _RequestParser:
 
 
 class CountingProxy:
-    """Listen on ``listener``; forward each connection to what ``connect`` opens."""
+    """Listen on a local socket; forward each connection to what ``connect``
+    opens. One asyncio loop in a background thread carries every connection
+    (TLS included: asyncio's TLS reads and writes safely at once)."""
 
-    def __init__(
-        self, listener: socket.socket, connect: Callable[[], socket.socket], half_close: bool = True
-    ) -> None:
-        self.listener = listener
-        self.half_close = half_close  # TLS sockets cannot half-close: close instead
+    def __init__(self, serve: Callable[..., Awaitable[asyncio.AbstractServer]],
+                 connect: Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]],
+                 half_close: bool) -> None:
+        self._serve_factory = serve
         self.connect = connect
+        self.half_close = half_close  # TLS cannot half-close: close instead
         self.counter = Counter()
-        self._closed = False
-        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self.address: Any = None
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.AbstractServer | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     @classmethod
     def for_unix_socket(cls, listen_path: str, upstream_path: str) -> CountingProxy:
         if os.path.exists(listen_path):
             os.unlink(listen_path)
-        listener = socket.socket(socket.AF_UNIX)
-        listener.bind(listen_path)
-        listener.listen(128)
 
-        def connect() -> socket.socket:
-            upstream = socket.socket(socket.AF_UNIX)
-            upstream.connect(upstream_path)
-            return upstream
+        def serve(handler: Any) -> Awaitable[asyncio.AbstractServer]:
+            return asyncio.start_unix_server(handler, path=listen_path, limit=1 << 20)
 
-        return cls(listener, connect)
+        def connect() -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+            return asyncio.open_unix_connection(upstream_path, limit=1 << 20)
+
+        return cls(serve, connect, half_close=True)
 
     @classmethod
     def for_tls_server(cls, host: str, port: int, context: ssl.SSLContext) -> CountingProxy:
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(128)
+        def serve(handler: Any) -> Awaitable[asyncio.AbstractServer]:
+            return asyncio.start_server(handler, host="127.0.0.1", port=0, limit=1 << 20)
 
-        def connect() -> socket.socket:
-            raw = socket.create_connection((host, port))
-            return context.wrap_socket(raw, server_hostname=host)
+        def connect() -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+            return asyncio.open_connection(host, port, ssl=context, server_hostname=host, limit=1 << 20)
 
-        return cls(listener, connect, half_close=False)
-
-    @property
-    def address(self) -> tuple[str, int] | str:
-        return self.listener.getsockname()
+        return cls(serve, connect, half_close=False)
 
     def start(self) -> CountingProxy:
         self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(self._serve_factory(self._handle), self._loop).result()
+        self.address = self._server.sockets[0].getsockname()
         return self
 
     def close(self) -> None:
-        self._closed = True
-        try:
-            self.listener.close()
-        except OSError:
-            pass
+        async def stop() -> None:
+            if self._server is not None:
+                self._server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
 
     def __enter__(self) -> CountingProxy:
         return self.start()
@@ -185,66 +189,53 @@ class CountingProxy:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
-        first = b""
-        while b"\r\n\r\n" not in first:
-            data = client.recv(65536)
-            if not data:
-                client.close()
-                return
-            first += data
-        line = first.split(b"\r\n", 1)[0].decode(errors="replace")
-        parts = line.split(" ")
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            first = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            writer.close()
+            return
+        parts = first.split(b"\r\n", 1)[0].decode(errors="replace").split(" ")
         if len(parts) == 3 and parts[1].startswith("/_bench/"):
             self.counter.mark(parts[1][len("/_bench/") :])
-            client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            client.close()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+            writer.close()
             return
         try:
-            upstream = self.connect()
+            up_reader, up_writer = await self.connect()
         except OSError as exc:
-            client.sendall(f"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nX-Error: {exc}\r\n\r\n".encode())
-            client.close()
+            writer.write(f"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nX-Error: {exc}\r\n\r\n".encode())
+            writer.close()
             return
         parser = _RequestParser(self.counter.record)
         parser.feed(first)
-        upstream.sendall(first)
-        back = threading.Thread(target=_pump, args=(upstream, client, None, True), daemon=True)
-        back.start()
-        _pump(client, upstream, parser.feed, self.half_close)
-        back.join()
-        client.close()
-        upstream.close()
+        up_writer.write(first)
+        back = asyncio.create_task(_pump(up_reader, writer, None, half_close=True))
+        try:
+            await _pump(reader, up_writer, parser.feed, half_close=self.half_close)
+            await back
+        finally:
+            back.cancel()
+            for w in (writer, up_writer):
+                w.close()
 
 
-def _pump(
-    source: socket.socket, sink: socket.socket, observe: Callable[[bytes], None] | None, half_close: bool
-) -> None:
+async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter,
+                observe: Callable[[bytes], None] | None, half_close: bool) -> None:
     try:
-        while True:
-            data = source.recv(65536)
-            if not data:
-                break
+        while data := await source.read(1 << 16):
             if observe is not None:
                 observe(data)
-            sink.sendall(data)
-    except OSError:
+            sink.write(data)
+            await sink.drain()
+    except (ConnectionError, OSError):
         pass
-    finally:
-        # Let the other side see the end of the stream.
-        try:
-            if half_close:
-                sink.shutdown(socket.SHUT_WR)
-            else:
-                sink.close()
-                source.close()
-        except OSError:
-            pass
+    # Let the other side see the end of the stream.
+    try:
+        if half_close and sink.can_write_eof():
+            sink.write_eof()
+        else:
+            sink.close()
+    except (ConnectionError, OSError, RuntimeError):
+        pass

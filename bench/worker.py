@@ -395,11 +395,16 @@ def _kubernetes_arms(args: dict[str, Any]) -> dict[str, Callable[[], dict[str, A
                 }
             )
 
-            def run_kubectl() -> dict[str, Any]:
+            def run_kubectl(watch_pod: bool = args.get("watch_pod", False)) -> dict[str, Any]:
                 started = perf()
                 name = subprocess.run(
                     [kubectl, "create", "-f", "-", "-o", "name"], input=manifest.encode(), check=True, capture_output=True
                 ).stdout.decode().strip()
+                pod_seen: dict[str, float] = {}
+                watcher = None
+                if watch_pod:
+                    watcher = threading.Thread(target=_watch_pod_succeeded, args=(namespace, name.split("/")[-1], pod_seen))
+                    watcher.start()
                 subprocess.run(
                     [kubectl, "wait", "-n", namespace, "--for=condition=complete", "--timeout=180s", name],
                     check=True, capture_output=True,
@@ -407,12 +412,30 @@ def _kubernetes_arms(args: dict[str, Any]) -> dict[str, Callable[[], dict[str, A
                 seen = _uptime()
                 logs = subprocess.run([kubectl, "logs", "-n", namespace, name], check=True, capture_output=True).stdout.decode()
                 wall = perf() - started
-                return {"wall": wall, "seen": seen, "exited": _exit_uptime(logs), "status": 0}
+                if watcher is not None:
+                    watcher.join(30)
+                return {"wall": wall, "seen": seen, "exited": _exit_uptime(logs), "status": 0,
+                        "pod_succeeded_seen": pod_seen.get("at")}
 
             arms[arm] = run_kubectl
         else:
             raise ValueError(arm)
     return arms
+
+
+def _watch_pod_succeeded(namespace: str, job_name: str, seen: dict[str, float]) -> None:
+    """When a watch on the job's pods first shows it Succeeded (the earliest a
+    client can know the work ended well, before the job controller says so)."""
+    from kubernetes import client, config, watch
+
+    config.load_kube_config()
+    core = client.CoreV1Api()
+    stream = watch.Watch()
+    for event in stream.stream(core.list_namespaced_pod, namespace, label_selector=f"job-name={job_name}",
+                               timeout_seconds=120):
+        if event["object"].status.phase == "Succeeded":
+            seen["at"] = _uptime()
+            stream.stop()
 
 
 def kubernetes_time(args: dict[str, Any]) -> dict[str, Any]:

@@ -64,7 +64,8 @@ def kubernetes_run(ctx: Context) -> list[Row]:
     env = worker_environment({"KUBECONFIG": kubeconfig})
     args: dict[str, Any] = {"image": IMAGE, "namespace": NAMESPACE, "kubectl": kubectl, "n": ctx.pick(3, 1)}
     try:
-        lb = run_worker(ctx, ctx.python, "kubernetes_time", {**args, "arms": ["launchbay", "kubectl"]}, env=env)
+        lb = run_worker(ctx, ctx.python, "kubernetes_time", {**args, "arms": ["launchbay", "kubectl"], "watch_pod": True},
+                        env=env)
         ref: dict[str, list[dict[str, Any]]] = {}
         if ctx.reference_python:
             ref = run_worker(ctx, ctx.reference_python, "kubernetes_time", {**args, "arms": ["prefect"], "n": ctx.pick(2, 1)}, env=env)
@@ -82,7 +83,11 @@ def kubernetes_run(ctx: Context) -> list[Row]:
     seen.launchbay, seen.baseline = median(seen.samples["launchbay"]), median(seen.samples["baseline"])
     seen.reference = median(seen.samples["reference"])
     seen.met = seen.launchbay is not None and seen.launchbay <= 1.0
-    seen.note = "pod prints /proc/uptime as it exits; 10 ms resolution"
+    pod_seen = median([r["pod_succeeded_seen"] - r["exited"] for r in lb["kubectl"]
+                       if r.get("pod_succeeded_seen") is not None and r.get("exited") is not None])
+    seen.note = "the pod prints /proc/uptime as it exits (10 ms resolution)"
+    if pod_seen is not None:
+        seen.note += f"; a pod watch sees the pod Succeeded after {pod_seen:.2f} s (the floor for any client)"
     bad = [r["status"] for r in lb["launchbay"] if r["status"] != 0]
     if bad:
         seen.note += f"; launchbay status codes {bad}"
