@@ -79,6 +79,13 @@ def test_job_end() -> None:
     assert job_end(JobState.from_raw(raw_job(backoff=1, failed=1))) is None
     over = job_end(JobState.from_raw(raw_job(backoff=1, failed=2)))
     assert over is not None and "BackoffLimitExceeded" in (over.reason or "")
+    # The real reason is known before the Failed condition comes.
+    target = job_end(
+        JobState.from_raw(
+            raw_job(backoff=0, failed=1, conditions=[{"type": "FailureTarget", "status": "True", "reason": "DeadlineExceeded", "message": "too long"}])
+        )
+    )
+    assert target is not None and target.reason == "DeadlineExceeded: too long"
     # No backoff limit: any failure ends it.
     assert job_end(JobState.from_raw(raw_job(backoff=None, failed=1))) is not None
     # A condition that is not True does not count.

@@ -30,6 +30,7 @@ from launchbay.settings import get_current_settings
 
 _IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 _DEFAULT_KUBECONFIG = "~/.kube/config"
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,11 @@ async def _load_client(source: ConfigSource) -> Any:
         raise InfrastructureError(f"Cannot use {source.description}: {exc}") from None
     # Long-running watches and log streams: a pool large enough for many runs.
     configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 256)
+    if not any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        # With trust_env, aiohttp looks up .netrc and proxy variables in a
+        # worker thread on every request; without proxy variables that is
+        # pure cost. (A kubeconfig's proxy-url applies either way.)
+        configuration.client_session_kwargs = {"trust_env": False}
     return aio_client.ApiClient(configuration=configuration)
 
 
@@ -121,6 +127,7 @@ class ClusterConnection:
         self.users = 0
         self._api: Any = None
         self._lock = anyio.Lock()
+        self._uid_lock = anyio.Lock()
         self._cluster_uid: str | None = None
         self._watchers: dict[str, Any] = {}
 
@@ -159,21 +166,25 @@ class ClusterConnection:
         configured = get_current_settings().kubernetes_cluster_uid
         if configured:
             return configured
-        if self._cluster_uid is None:
-            from launchbay._internal.kubernetes.api import KubernetesApiError
-
-            try:
-                namespace = await self.api.request(
-                    "GET", "/api/v1/namespaces/kube-system", what="GET namespace", retry_for=10
-                )
-            except KubernetesApiError as exc:
-                raise InfrastructureError(
-                    f"Cannot read the cluster UID (the kube-system namespace's) from "
-                    f"{self.api.host}: {exc}. Set LAUNCHBAY_KUBERNETES_CLUSTER_UID to a "
-                    "value that identifies this cluster."
-                ) from None
-            self._cluster_uid = str((namespace.get("metadata") or {}).get("uid") or "")
+        async with self._uid_lock:  # concurrent runs read it once
+            if self._cluster_uid is None:
+                self._cluster_uid = await self._read_cluster_uid()
         return self._cluster_uid
+
+    async def _read_cluster_uid(self) -> str:
+        from launchbay._internal.kubernetes.api import KubernetesApiError
+
+        try:
+            namespace = await self.api.request(
+                "GET", "/api/v1/namespaces/kube-system", what="GET namespace", retry_for=10
+            )
+        except KubernetesApiError as exc:
+            raise InfrastructureError(
+                f"Cannot read the cluster UID (the kube-system namespace's) from "
+                f"{self.api.host}: {exc}. Set LAUNCHBAY_KUBERNETES_CLUSTER_UID to a "
+                "value that identifies this cluster."
+            ) from None
+        return str((namespace.get("metadata") or {}).get("uid") or "")
 
 
 _connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ClusterConnection]] = (

@@ -15,7 +15,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
 import anyio
@@ -31,6 +31,9 @@ _TIMESTAMP = re.compile(
 # A container that has ended but whose log stream stays silent this long is
 # followed again (the stream's connection may have died without notice).
 STALLED_STREAM_SECONDS = 10.0
+# How long a log stream that ended waits for the watch to report its
+# container's end before taking the end for a dropped stream.
+STATUS_LAG_SECONDS = 3.0
 
 
 def parse_timestamp(match: re.Match[bytes]) -> tuple[int, int]:
@@ -124,6 +127,7 @@ class LogFollower:
         sink: OutputSink,
         container_done: Callable[[], bool],
         lost: Callable[[], bool],
+        wait_for_news: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.api = api
         self.namespace = namespace
@@ -132,6 +136,7 @@ class LogFollower:
         self.sink = sink
         self.container_done = container_done
         self.lost = lost
+        self.wait_for_news = wait_for_news
         self.cursor = LogCursor()
         self.last_data = time.monotonic()
         self.reconnects = 0
@@ -159,8 +164,17 @@ class LogFollower:
                     )
                     return
                 logger.debug("Log stream of pod %r dropped (%s); resuming.", self.pod, describe_error(exc))
-            if finished_cleanly and (self.container_done() or self.lost()):
-                return
+            if finished_cleanly:
+                # The kubelet ends the stream when the container exits, often
+                # before the watch says so: give the watch a moment first.
+                deadline = time.monotonic() + STATUS_LAG_SECONDS
+                while self.wait_for_news is not None and not (self.container_done() or self.lost()):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    await self.wait_for_news(remaining)
+                if self.container_done() or self.lost():
+                    return
             self.reconnects += 1
             await anyio.sleep(delay)
             delay = min(delay * 2, 2.0)
@@ -169,11 +183,15 @@ class LogFollower:
         """One stream, abandoned (and so reopened) if the container has ended
         but the stream stays silent: a connection that died without a word."""
         result = False
+        error: Exception | None = None
         async with anyio.create_task_group() as task_group:
 
             async def stream() -> None:
-                nonlocal result
-                result = await self._stream_once()
+                nonlocal result, error
+                try:
+                    result = await self._stream_once()
+                except Exception as exc:  # noqa: BLE001 - re-raised below, unwrapped
+                    error = exc
                 task_group.cancel_scope.cancel()
 
             async def watchdog() -> None:
@@ -187,6 +205,8 @@ class LogFollower:
 
             task_group.start_soon(stream)
             task_group.start_soon(watchdog)
+        if error is not None:
+            raise error
         return result
 
     async def _stream_once(self) -> bool:

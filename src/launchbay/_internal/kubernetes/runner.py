@@ -396,6 +396,15 @@ class Monitor:
         while True:
             self._check_watch()
             seen = self.sub.version
+            now = time.monotonic()
+            if not self.sub.synced:  # the cache is not complete yet: nothing to conclude
+                if now >= deadline:
+                    raise InfrastructureError(
+                        f"Cannot watch job {self.name!r} in namespace {self.namespace!r} "
+                        f"(pid {self.pid}): the watch did not start within {timeout} s."
+                    )
+                await self.sub.wait(seen, deadline - now)
+                continue
             self._log_phase_changes()
             sub = self.sub
             if sub.job_deleted or (sub.job is not None and job_end(sub.job)):
@@ -550,7 +559,12 @@ class Monitor:
             pod = self.sub.pods.get(pod_name)
             return pod is None or pod.deleted
 
-        follower = LogFollower(self.api, self.namespace, pod_name, CONTAINER_NAME, sink, container_done, lost)
+        async def wait_for_news(timeout: float) -> None:
+            await self.sub.wait(self.sub.version, timeout)
+
+        follower = LogFollower(
+            self.api, self.namespace, pod_name, CONTAINER_NAME, sink, container_done, lost, wait_for_news
+        )
         self.followers.append(follower)
         await follower.follow()
 
@@ -559,10 +573,10 @@ class Monitor:
     async def _final_result(self, end: JobEnd | None, *, deleted: bool) -> KubernetesJobResult:
         pod = newest_pod(self.sub.pods.values())
         status = exit_status(pod) if pod is not None else ExitStatus(None, None)
-        if pod is not None and status.code is None and not pod.deleted:
+        if status.code is None and not (pod is not None and pod.deleted):
             # The job's status can arrive before its pod's: read the pods once.
             pod = await self._refresh_newest_pod() or pod
-            status = exit_status(pod)
+            status = exit_status(pod) if pod is not None else status
         job_reason = end.reason if end else None
         if job_reason and job_reason.startswith("BackoffLimitExceeded") and status.code is not None:
             job_reason = None  # the exit code says why; "out of retries" adds nothing

@@ -230,13 +230,21 @@ def job_end(job: JobState) -> JobEnd | None:
     failed = job.condition("Failed")
     if failed:
         return JobEnd(succeeded=False, reason=_describe(failed.reason, failed.message))
+    # The controller marks a failing job FailureTarget (with the real reason,
+    # e.g. DeadlineExceeded) before its pods are gone and it becomes Failed.
+    target = job.condition("FailureTarget")
+    target_reason = _describe(target.reason, target.message) if target else None
     if job.backoff_limit is None:
         if job.failed > 0:
-            return JobEnd(succeeded=False, reason="the pod failed and the job has no backoff limit")
+            return JobEnd(
+                succeeded=False,
+                reason=target_reason or "the pod failed and the job has no backoff limit",
+            )
     elif job.failed > job.backoff_limit:
         return JobEnd(
             succeeded=False,
-            reason=f"BackoffLimitExceeded: {job.failed} failed pod(s), backoff limit {job.backoff_limit}",
+            reason=target_reason
+            or f"BackoffLimitExceeded: {job.failed} failed pod(s), backoff limit {job.backoff_limit}",
         )
     return None
 
