@@ -376,15 +376,20 @@ class TestRun:
             docker_client.containers.get(container_id(result))
 
     def test_oom_kill_is_reported(self, docker_client: Any, test_labels: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+        # The shell holds 64 MiB in a variable under an 8 MiB limit (swap
+        # included), so the kernel kills it. It waits 0.2 s first: on cgroup v1
+        # the engine only hears of OOM kills once containerd watches the new
+        # cgroup, just after start (an OOM in the first milliseconds goes
+        # unreported by Docker itself). Docker's State.OOMKilled is not checked:
+        # it misses about 1 in 40 kills that its own `oom` event reports.
         result = make(
             test_labels,
-            command=["sh", "-c", "x=$(head -c 64m /dev/zero | tr '\\0' a); echo survived"],
+            command=["sh", "-c", "sleep 0.2; x=$(head -c 64m /dev/zero | tr '\\0' a); echo survived"],
             mem_limit="8m",
             memswap_limit="8m",
         ).run()
         assert result.reason == "OOMKilled"
         assert result.status_code == 137
-        assert docker_client.containers.get(container_id(result)).attrs["State"]["OOMKilled"] is True
         assert "OOMKilled" in caplog.text
 
     def test_signal_death_is_named(self, docker_client: Any, test_labels: dict[str, str]) -> None:
@@ -566,10 +571,32 @@ class TestAttach:
         assert attached.status_code == 9
         assert out == "out\n" and err.endswith("err\n")
 
+    def test_attach_to_a_restarted_container_ignores_its_earlier_exit(self, docker_client: Any, test_labels: dict[str, str]) -> None:
+        script = "if [ -e /tmp/second ]; then while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 5; fi; touch /tmp/second; exit 3"
+        first = make(test_labels, command=["sh", "-c", script], stream_output=False).run()
+        assert first.status_code == 3
+        docker_client.containers.get(container_id(first)).start()  # a second life, waiting
+        outcome: dict[str, Any] = {}
+
+        async def main() -> None:
+            async with anyio.create_task_group() as tg:
+
+                async def attach(*, task_status: Any) -> None:
+                    outcome["result"] = await DockerContainer(stream_output=False).attach(first.identifier, task_status=task_status)
+
+                await tg.start(attach)
+                await anyio.sleep(0.5)
+                outcome["still_waiting"] = "result" not in outcome
+                await anyio.to_thread.run_sync(lambda: docker_client.containers.get(container_id(first)).exec_run(["touch", "/tmp/go"]))
+
+        anyio.run(main)
+        assert outcome["still_waiting"]
+        assert outcome["result"].status_code == 5
+
     def test_attach_reports_oom(self, docker_client: Any, test_labels: dict[str, str]) -> None:
         result = make(
             test_labels,
-            command=["sh", "-c", "x=$(head -c 64m /dev/zero | tr '\\0' a)"],
+            command=["sh", "-c", "sleep 0.2; x=$(head -c 64m /dev/zero | tr '\\0' a)"],
             mem_limit="8m",
             memswap_limit="8m",
             stream_output=False,

@@ -122,7 +122,7 @@ class TestRun:
     def test_auto_remove_and_oom(self, docker_client: Any, test_labels: dict[str, str]) -> None:
         done = launchbay(
             "run", "--docker", TEST_IMAGE, "--auto-remove", "--mem-limit", "8m", "--memswap-limit", "8m", *label_flag(test_labels),
-            "--", "sh", "-c", "x=$(head -c 64m /dev/zero | tr '\\0' a)",
+            "--", "sh", "-c", "sleep 0.2; x=$(head -c 64m /dev/zero | tr '\\0' a)",
         )
         assert done.returncode == 137
         assert "OOMKilled" in done.stderr

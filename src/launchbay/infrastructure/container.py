@@ -362,7 +362,12 @@ class DockerContainer(Infrastructure):
         dead, launchbay process): its output from the start, then live, and its
         exit code."""
         from launchbay._internal.docker.connection import engine_info
-        from launchbay._internal.docker.events import ContainerExit, is_finished, watcher_for
+        from launchbay._internal.docker.events import (
+            ContainerExit,
+            engine_time_nano,
+            is_finished,
+            watcher_for,
+        )
         from launchbay._internal.docker.monitor import follow_container
         from launchbay._internal.docker.output import ContainerOutput
 
@@ -380,6 +385,8 @@ class DockerContainer(Infrastructure):
             display = repr(name) if name else container_id[:12]
             state = details.get("State") or {}
             if not is_finished(state):
+                # Events replayed from before this start are of an earlier life.
+                subscription.forget_before(engine_time_nano(str(state.get("StartedAt") or "")))
                 self.logger.info("Docker container %s has status %r", display, state.get("Status"))
             task_status.started(infrastructure_pid)
             output = None
@@ -389,6 +396,10 @@ class DockerContainer(Infrastructure):
             try:
                 if is_finished(state):
                     exit_: ContainerExit | None = ContainerExit.from_state(state)
+                    # The engine's flag can miss an OOM kill its events reported.
+                    subscription.forget_before(engine_time_nano(str(state.get("StartedAt") or "")))
+                    if subscription.oom_killed and not exit_.oom_killed:
+                        exit_ = ContainerExit(exit_.status_code, oom_killed=True, error=exit_.error)
                     if output is not None:
                         await _relay_finished_log(output)
                 else:

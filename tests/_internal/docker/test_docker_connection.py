@@ -61,3 +61,12 @@ def test_refused_tcp_connection() -> None:
     host = resolve_host({"DOCKER_HOST": "tcp://127.0.0.1:9"})
     with pytest.raises(InfrastructureError, match="Could not connect to Docker at tcp://127.0.0.1:9: connection refused"):
         engine_info(host)
+
+
+def test_engine_timestamps() -> None:
+    from launchbay._internal.docker.events import engine_time_nano
+
+    assert engine_time_nano("2024-05-01T10:00:00.123456789Z") == 1714557600_123456789
+    assert engine_time_nano("2024-05-01T10:00:00.5Z") == 1714557600_500000000
+    assert engine_time_nano("2024-05-01T10:00:00Z") == 1714557600_000000000
+    assert engine_time_nano("not a time") == 0

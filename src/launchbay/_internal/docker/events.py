@@ -36,8 +36,9 @@ _RETRY_MAX_SECONDS = 2.0
 # After a reconnection finds the container gone, how long a replayed ``die``
 # event may take to arrive.
 _REPLAY_GRACE_SECONDS = 2.0
-# On first connection, events from this far back are replayed after a drop
-# (clocks of client and engine may differ a little).
+# Connections ask for events from this far back (at least), so nothing between
+# connecting and the engine's subscription is missed; clocks of client and
+# engine may also differ a little. Replayed events of other containers are ignored.
 _SINCE_MARGIN_SECONDS = 60
 
 logger = logging.getLogger("launchbay.infrastructure.docker-container")
@@ -60,6 +61,20 @@ class ContainerExit:
         )
 
 
+def engine_time_nano(timestamp: str) -> int:
+    """An engine timestamp (``2024-05-01T10:00:00.123456789Z``) in ns since
+    the epoch; 0 when it does not parse."""
+    from datetime import datetime, timezone
+
+    try:
+        whole, _, fraction = timestamp.rstrip("Z").partition(".")
+        seconds = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+        digits = "".join(c for c in fraction if c.isdigit())[:9].ljust(9, "0")
+        return int(seconds.timestamp()) * 10**9 + int(digits)
+    except ValueError:
+        return 0
+
+
 def is_finished(state: dict[str, Any]) -> bool:
     return state.get("Status") in ("exited", "dead") or (
         not state.get("Running") and not state.get("Restarting") and bool(state.get("FinishedAt"))
@@ -78,6 +93,16 @@ class Subscription:
         self.exit: ContainerExit | None = None
         self.oom_killed = False
         self.destroyed = False
+        self._exit_time = 0  # engine time (ns) of the events behind exit/oom_killed
+        self._oom_time = 0
+
+    def forget_before(self, time_nano: int) -> None:
+        """Drop a replayed exit or OOM older than ``time_nano`` (engine time):
+        it belongs to an earlier life of a restarted container."""
+        if self.exit is not None and self._exit_time < time_nano:
+            self.exit = None
+        if self.oom_killed and self._oom_time < time_nano:
+            self.oom_killed = False
 
     def close(self) -> None:
         self.watcher.unsubscribe(self)
@@ -134,7 +159,6 @@ class Subscription:
                     return ContainerExit.from_state(state)
                 continue
             await self.waker.wait()
-
 
     async def wait_destroyed(self, timeout: float) -> bool:
         """Wait for the container's removal (auto-remove happens just after
@@ -238,6 +262,10 @@ class EventWatcher:
         delay = _RETRY_FIRST_SECONDS
         down_since: float | None = None
         while not self._should_exit():
+            if self._since is None:
+                # Even on the first connection: the engine answers before it
+                # subscribes, and events of that instant are replayed this way.
+                self._since = _format_since(time.time() - _SINCE_MARGIN_SECONDS)
             try:
                 client = new_client(self.host, timeout=None)
                 stream = client.api.events(since=self._since, filters=EVENT_FILTERS, decode=True)
@@ -258,8 +286,6 @@ class EventWatcher:
                 client.close()
                 continue
             with self._lock:
-                if self._since is None:
-                    self._since = _format_since(time.time() - _SINCE_MARGIN_SECONDS)
                 self._stream = stream
                 self.live = True
                 self.connections += 1
@@ -291,6 +317,8 @@ class EventWatcher:
         time_nano = event.get("timeNano")
         if isinstance(time_nano, int):
             self._since = f"{time_nano // 10**9}.{time_nano % 10**9:09d}"
+        else:
+            time_nano = int(event.get("time") or 0) * 10**9
         actor = event.get("Actor") or {}
         container_id = actor.get("ID") or event.get("id")
         action = event.get("Action") or event.get("status")
@@ -299,12 +327,14 @@ class EventWatcher:
         for subscription in subscriptions:
             if action == "oom":
                 subscription.oom_killed = True
+                subscription._oom_time = time_nano
             elif action == "die":
                 try:
                     code = int((actor.get("Attributes") or {}).get("exitCode", -1))
                 except ValueError:
                     code = -1
                 subscription.exit = ContainerExit(code, oom_killed=subscription.oom_killed)
+                subscription._exit_time = time_nano
             elif action == "destroy":
                 subscription.destroyed = True
             subscription.waker.wake()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -117,6 +118,15 @@ async def follow_container(
                 )
                 task_group.cancel_scope.cancel()
 
+    if result is not None and result.status_code == 137 and not result.oom_killed:
+        # A SIGKILL without an ``oom`` event: the engine may still have
+        # recorded an OOM kill (its events and its state can disagree).
+        try:
+            state = await inspect()
+        except Exception:
+            state = None
+        if state and state.get("OOMKilled"):
+            result = replace(result, oom_killed=True)
     if auto_remove and result is not None:
         if not await subscription.wait_destroyed(REMOVAL_SECONDS):
             logger.debug("Container %s was not removed within %ss", container_id[:12], REMOVAL_SECONDS)
