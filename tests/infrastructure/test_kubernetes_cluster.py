@@ -186,6 +186,34 @@ def test_oom_killed_is_named(make_job: Any, caplog: pytest.LogCaptureFixture) ->
     assert "OOMKilled" in caplog.text
 
 
+def test_eviction_is_named(cluster: Cluster, namespace: str, make_job: Any) -> None:
+    from kubernetes import client
+
+    async def main() -> KubernetesJobResult:
+        results: list[KubernetesJobResult] = []
+        job = make_job(["sh", "-c", "echo running; sleep 120"])
+        async with anyio.create_task_group() as tg:
+            async def runner(*, task_status: Any) -> None:
+                results.append(await job.run(task_status=task_status))
+
+            pid = await tg.start(runner)
+            name = pid.rsplit(":", 1)[1]
+            pods = await anyio.to_thread.run_sync(
+                lambda: cluster.wait_for("the pod to run", lambda: [p for p in cluster.pods(namespace, name) if p.status.phase == "Running"])
+            )
+            pod = pods[0].metadata.name
+            await anyio.to_thread.run_sync(
+                lambda: cluster.core.create_namespaced_pod_eviction(
+                    pod, namespace, client.V1Eviction(metadata=client.V1ObjectMeta(name=pod, namespace=namespace))
+                )
+            )
+        return results[0]
+
+    result = anyio.run(main)
+    assert result.status_code != 0
+    assert "EvictionByEvictionAPI" in (result.reason or "")
+
+
 # --- failing fast --------------------------------------------------------------------
 
 
@@ -502,3 +530,57 @@ def test_watches_and_logs_resume_after_connections_drop(cluster: Cluster, make_j
     assert capfd.readouterr().out == "".join(f"line {i}\n" for i in range(1, 9))
     assert spent["WATCH jobs"] >= 2 and spent["WATCH pods"] >= 2  # resumed
     assert spent["LOG pod"] >= 2  # the log stream was reopened
+
+
+def test_expired_watch_is_listed_again_without_losing_the_result(
+    cluster: Cluster, make_job: Any, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """After a drop, resuming finds its resourceVersion compacted away (the API
+    server answers 410 Expired, as it really does for version "1"): the watcher
+    lists again and the run still ends with its exit code and whole log."""
+    from urllib.parse import urlsplit
+
+    from launchbay._internal.kubernetes.watcher import NamespaceWatcher
+
+    original = NamespaceWatcher._watch
+    calls: Counter[str] = Counter()
+
+    async def expiring(self: NamespaceWatcher, kind: Any, resource_version: str) -> str:
+        calls[kind.name] += 1
+        if calls[kind.name] == 2:
+            resource_version = "1"  # long compacted away on any cluster
+        return await original(self, kind, resource_version)
+
+    monkeypatch.setattr(NamespaceWatcher, "_watch", expiring)
+    block = KubernetesClusterConfig.from_file(cluster.kubeconfig)
+    server = urlsplit(block.server or "")
+    proxy = DroppingProxy((server.hostname or "127.0.0.1", server.port or 443))
+    config = json.loads(json.dumps(block.config))
+    for entry in config["clusters"]:
+        entry["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+    job = make_job(
+        ["sh", "-c", "echo before; sleep 4; echo after; exit 9"],
+        cluster_config=KubernetesClusterConfig(config=config, context_name=block.context_name),
+    )
+    before = counts()
+
+    async def main() -> KubernetesJobResult:
+        results: list[KubernetesJobResult] = []
+        async with anyio.create_task_group() as tg:
+            async def runner(*, task_status: Any) -> None:
+                results.append(await job.run(task_status=task_status))
+
+            await tg.start(runner)
+            await anyio.sleep(2)
+            await anyio.to_thread.run_sync(proxy.drop_all)
+        return results[0]
+
+    try:
+        result = anyio.run(main)
+    finally:
+        proxy.close()
+    spent = counts() - before
+    assert result.status_code == 9
+    assert capfd.readouterr().out == "before\nafter\n"
+    assert calls["jobs"] >= 3 and calls["pods"] >= 3  # first watch, expired resume, new watch
+    assert spent["LIST jobs"] >= 2 and spent["LIST pods"] >= 2  # listed again after 410

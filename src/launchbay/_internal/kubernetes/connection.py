@@ -176,7 +176,7 @@ class ClusterConnection:
 
         try:
             namespace = await self.api.request(
-                "GET", "/api/v1/namespaces/kube-system", what="GET namespace", retry_for=10
+                "GET", "/api/v1/namespaces/kube-system", what="GET namespace"
             )
         except KubernetesApiError as exc:
             raise InfrastructureError(
