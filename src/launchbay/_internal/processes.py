@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from launchbay.exceptions import InfrastructureError
 
@@ -142,9 +143,76 @@ def working_directory(stack: ExitStack, working_dir: str | Path | None) -> str:
         import tempfile
 
         path = tempfile.mkdtemp(prefix="launchbay-")
-        stack.callback(_remove_directory, path)
+        stack.callback(_REMOVER.remove, path)
         return path
     return str(Path(working_dir).expanduser())
+
+
+class _DirectoryRemover:
+    """Removes finished runs' temporary directories on one background thread.
+
+    Removing a directory can take milliseconds on a busy disk (ext4 frees its
+    block through the journal), which would hold up every run's result and,
+    on the event loop, every other run. The directory is renamed out of the way
+    at once (its path is gone when the run returns) and deleted by this thread;
+    what is pending at interpreter exit is finished then.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._queue: Any = None
+        self._owner = -1  # the pid whose thread serves the queue (a fork needs its own)
+
+    def remove(self, path: str) -> None:
+        parent, name = os.path.split(path)
+        hidden = os.path.join(parent, f".{name}.removing")
+        try:
+            os.rename(path, hidden)
+        except FileNotFoundError:
+            return
+        except OSError:
+            _remove_directory(path)  # cannot rename here: remove in place
+            return
+        self._submit(hidden)
+
+    def _submit(self, path: str) -> None:
+        with self._lock:
+            if self._owner != os.getpid():
+                import atexit
+                import queue
+                import threading
+
+                self._queue = queue.SimpleQueue()
+                self._owner = os.getpid()
+                threading.Thread(
+                    target=self._serve, args=(self._queue,), name="launchbay-cleanup", daemon=True
+                ).start()
+                atexit.register(self._finish, self._queue)
+            self._queue.put(path)
+
+    @staticmethod
+    def _serve(paths: Any) -> None:
+        while True:
+            path = paths.get()
+            if isinstance(path, str):
+                _remove_directory(path)
+            else:
+                path.set()  # an Event: everything before it is done
+
+    def _finish(self, paths: Any) -> None:
+        """At exit: let the pending removals finish (within reason)."""
+        import threading
+
+        if self._owner != os.getpid():
+            return
+        done = threading.Event()
+        paths.put(done)
+        done.wait(10)
+
+
+_REMOVER = _DirectoryRemover()
 
 
 def _remove_directory(path: str) -> None:
