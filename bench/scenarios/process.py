@@ -198,7 +198,8 @@ def concurrency(ctx: Context) -> list[Row]:
     if runs.get("prefect"):
         threads.reference = max(r["peak_threads"] for r in runs["prefect"])
     threads.met = threads.launchbay <= 10
-    threads.note = f"Python {sys.version_info.major}.{sys.version_info.minor}'s asyncio child watcher in the baseline"
+    threads.note = ("the baseline's threads are asyncio's child watcher, one per child "
+                    f"(Python {sys.version_info.major}.{sys.version_info.minor})")
     return [wall, threads]
 
 
