@@ -10,6 +10,7 @@ WATCHes; each open watch is renewed every few minutes, for all runs together.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,6 +40,8 @@ from launchbay.exceptions import InfrastructureError, InfrastructureNotAvailable
 
 if TYPE_CHECKING:
     from launchbay.infrastructure.kubernetes import KubernetesJob, KubernetesJobResult
+
+logger = logging.getLogger("launchbay.infrastructure.kubernetes-job")
 
 # A job the watch has not shown this long after it was created (or attached
 # to) is looked up directly, in case it was deleted before the watch began.
@@ -149,7 +152,8 @@ async def run_job(job: KubernetesJob, task_status: TaskStatus[str]) -> Kubernete
         job.logger.info("Job %r created in namespace %r.", name, namespace)
         try:
             task_status.started(pid)
-            return await Monitor(job, connection, namespace, name, uid, pid).run()
+            async with api_errors(api.host, f"watching job {name!r} (pid {pid})"):
+                return await Monitor(job, connection, namespace, name, uid, pid).run()
         except BaseException:
             # Cancelled (Ctrl+C, an enclosing scope) or failed: the job would run
             # on unwatched, so it goes, as a process run's tree does.
@@ -185,7 +189,8 @@ async def attach_job(
         uid = (raw.get("metadata") or {}).get("uid", "")
         task_status.started(infrastructure_pid)
         job.logger.info("Attached to job %r in namespace %r.", name, namespace)
-        return await Monitor(job, connection, namespace, name, uid, infrastructure_pid).run()
+        async with api_errors(connection.api.host, f"watching job {name!r} (pid {infrastructure_pid})"):
+            return await Monitor(job, connection, namespace, name, uid, infrastructure_pid).run()
 
 
 # --- kill -----------------------------------------------------------------------------
@@ -223,13 +228,16 @@ async def _delete(api: KubeApi, namespace: str, name: str, grace_seconds: int, *
     uid = (deleted.get("metadata") or {}).get("uid")
     if uid:
         # The job controller starts no pod for a job being deleted.
-        await api.request(
-            "DELETE",
-            f"/api/v1/namespaces/{namespace}/pods",
-            what="DELETE pods",
-            query=[("labelSelector", f"controller-uid={uid}")],
-            body={**options, "propagationPolicy": "Background"},
-        )
+        try:
+            await api.request(
+                "DELETE",
+                f"/api/v1/namespaces/{namespace}/pods",
+                what="DELETE pods",
+                query=[("labelSelector", f"controller-uid={uid}")],
+                body={**options, "propagationPolicy": "Background"},
+            )
+        except KubernetesApiError as exc:  # e.g. no deletecollection right: the collector does it
+            logger.debug("Could not delete the pods of job %r: %s", name, exc)
     return deleted
 
 

@@ -35,7 +35,8 @@ logger = logging.getLogger("launchbay.infrastructure.kubernetes-job")
 # not reconnect together); a read timeout a little longer catches a silently
 # dead connection.
 WATCH_SECONDS = 240
-WATCH_READ_TIMEOUT = WATCH_SECONDS + 30
+WATCH_JITTER = 0.2
+WATCH_READ_TIMEOUT = WATCH_SECONDS * (1 + WATCH_JITTER) + 30
 LIST_PAGE_SIZE = 500
 MAX_BACKOFF_SECONDS = 5.0
 
@@ -204,8 +205,9 @@ class NamespaceWatcher:
     # --- lifecycle -----------------------------------------------------------------------
 
     def _start(self) -> None:
-        if self._tasks:
+        if self._tasks and not any(task.done() for task in self._tasks):
             return
+        self._stop()  # a loop that gave up (failure) is started afresh
         self.failure = None
         self.jobs, self.pods, self._synced = {}, {}, {}
         loop = asyncio.get_running_loop()
@@ -303,7 +305,7 @@ class NamespaceWatcher:
             ("watch", "true"),
             ("resourceVersion", resource_version),
             ("allowWatchBookmarks", "true"),
-            ("timeoutSeconds", str(int(WATCH_SECONDS * (0.8 + 0.4 * random.random())))),
+            ("timeoutSeconds", str(int(WATCH_SECONDS * (1 + WATCH_JITTER * (2 * random.random() - 1))))),
         ]
         self.stats.watches += 1
         try:
