@@ -61,6 +61,20 @@ def test_exit_codes_identifier_and_streamed_output(cluster: Cluster, namespace: 
     out = capfd.readouterr().out
     # stdout and stderr of the container are one log; every byte, in order.
     assert out == "hello\nworld\nhi\nlast line without newline"
+    quiet = make_job(["sh", "-c", "echo not shown"], stream_output=False).run()
+    assert quiet.status_code == 0 and capfd.readouterr().out == ""
+
+
+def test_pod_phases_are_logged(make_job: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="launchbay.infrastructure.kubernetes-job")
+    result = make_job(["sh", "-c", "sleep 2"]).run()
+    name = job_name(result)
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(m.startswith(f"Job {name!r} created in namespace") for m in messages)
+    assert any(m.startswith(f"Job {name!r}: Pod ") and m.endswith("has status 'Pending'.") for m in messages)
+    assert any(m.endswith("has status 'Running'.") for m in messages)
+    assert any(m.endswith("has status 'Succeeded'.") for m in messages)
+    assert f"Job {name!r} completed." in messages
 
 
 def test_started_reports_the_pid_before_the_end(make_job: Any) -> None:
@@ -212,6 +226,65 @@ def test_eviction_is_named(cluster: Cluster, namespace: str, make_job: Any) -> N
     result = anyio.run(main)
     assert result.status_code != 0
     assert "EvictionByEvictionAPI" in (result.reason or "")
+
+
+def limited_cluster_config(cluster: Cluster, namespace: str, *, pod_logs: bool) -> KubernetesClusterConfig:
+    """A kubeconfig for a service account that may only manage jobs and read
+    pods in ``namespace`` (and read pod logs only if ``pod_logs``)."""
+    from kubernetes import client
+
+    name = f"limited-{'logs' if pod_logs else 'nologs'}"
+    rbac = client.RbacAuthorizationV1Api(cluster.core.api_client)
+    cluster.core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name)))
+    rules = [
+        client.V1PolicyRule(api_groups=["batch"], resources=["jobs"], verbs=["create", "get", "list", "watch", "delete"]),
+        client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["get", "list", "watch", "delete", "deletecollection"]),
+    ]
+    if pod_logs:
+        rules.append(client.V1PolicyRule(api_groups=[""], resources=["pods/log"], verbs=["get"]))
+    rbac.create_namespaced_role(namespace, client.V1Role(metadata=client.V1ObjectMeta(name=name), rules=rules))
+    rbac.create_namespaced_role_binding(
+        namespace,
+        client.V1RoleBinding(
+            metadata=client.V1ObjectMeta(name=name),
+            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=name),
+            subjects=[client.RbacV1Subject(kind="ServiceAccount", name=name, namespace=namespace)],
+        ),
+    )
+    token = cluster.core.create_namespaced_service_account_token(
+        name, namespace, client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
+    ).status.token
+    admin = KubernetesClusterConfig.from_file(cluster.kubeconfig)
+    cluster_entry = next(c for c in admin.config["clusters"] if c["cluster"]["server"] == admin.server)
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster_entry],
+        "users": [{"name": name, "user": {"token": token}}],
+        "contexts": [{"name": name, "context": {"cluster": cluster_entry["name"], "user": name, "namespace": namespace}}],
+        "current-context": name,
+    }
+    return KubernetesClusterConfig(config=config, context_name=name)
+
+
+def test_least_privilege_and_a_forbidden_log_is_only_a_warning(
+    cluster: Cluster, namespace: str, make_job: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    no_logs = limited_cluster_config(cluster, namespace, pod_logs=False)
+    # Reading the cluster UID needs the kube-system namespace: a clear error says what to do.
+    from launchbay.exceptions import InfrastructureError
+
+    with pytest.raises(InfrastructureError, match="LAUNCHBAY_KUBERNETES_CLUSTER_UID"):
+        make_job(["true"], cluster_config=no_logs).run()
+    monkeypatch.setenv("LAUNCHBAY_KUBERNETES_CLUSTER_UID", cluster.uid)
+    # Jobs and pods are all a run needs; without pods/log the log is a warning.
+    result = make_job(["sh", "-c", "echo secret output; exit 3"], cluster_config=no_logs).run()
+    assert result.status_code == 3
+    assert "Cannot stream the log of pod" in caplog.text and "forbidden" in caplog.text.lower()
+    assert capfd.readouterr().out == ""
+    with_logs = limited_cluster_config(cluster, namespace, pod_logs=True)
+    assert make_job(["sh", "-c", "echo visible"], cluster_config=with_logs).run().status_code == 0
+    assert capfd.readouterr().out == "visible\n"
 
 
 # --- failing fast --------------------------------------------------------------------
