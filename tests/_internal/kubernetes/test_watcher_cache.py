@@ -120,3 +120,25 @@ def test_subscription_wait_returns_on_change_or_timeout() -> None:
         await sub.wait(seen, None)  # already changed since `seen`: returns at once
 
     run(main)
+
+
+def test_a_direct_read_fills_in_only_what_the_watch_has_not_said() -> None:
+    async def main() -> None:
+        from launchbay._internal.kubernetes.state import JobState
+
+        watcher = NamespaceWatcher(api=None, namespace="ns")  # type: ignore[arg-type]
+        missing = subscribed(watcher)
+        missing.learn(None)
+        assert missing.job_deleted
+        reused = subscribed(watcher, name="k")
+        reused.learn(JobState.from_raw(job("k", uid="someone-else")))
+        assert reused.job_deleted  # the name now belongs to another job
+        found = subscribed(watcher, name="f", uid="u5")
+        found.learn(JobState.from_raw(job("f", uid="u5")))
+        assert found.job is not None and not found.job_deleted
+        watched = subscribed(watcher, name="w")
+        watcher._apply_event(watcher._kinds["jobs"], {"type": "DELETED", "object": job("w")})
+        watched.learn(JobState.from_raw(job("w")))  # older news than the watch's: ignored
+        assert watched.job_deleted
+
+    run(main)

@@ -361,11 +361,11 @@ class Monitor:
         grace runs out (None: not stuck, or fail-fast is off)."""
         grace = self.block.pod_failure_grace_seconds
         reason = stuck_reason(pod) if pod is not None else None
-        if reason is None or grace is None:
+        if pod is None or reason is None or grace is None:
             self._stuck = None
             return None
-        if self._stuck is None or self._stuck.pod != pod.name:  # type: ignore[union-attr]
-            self._stuck = _Stuck(pod.name, reason, now)  # type: ignore[union-attr]
+        if self._stuck is None or self._stuck.pod != pod.name:
+            self._stuck = _Stuck(pod.name, reason, now)
         else:
             self._stuck.reason = reason
         return self._stuck.since + grace
@@ -387,11 +387,7 @@ class Monitor:
             if exc.status != 404:
                 raise
             raw = None
-        if sub.job is None and not sub.job_deleted:
-            if raw is None or (raw.get("metadata") or {}).get("uid") != self.uid:
-                sub.job_deleted = True
-            else:
-                sub.job = JobState.from_raw(raw)
+        sub.learn(None if raw is None else JobState.from_raw(raw))
         return now + UNSEEN_JOB_CHECK_SECONDS
 
     # --- phase 1: the pod starts ------------------------------------------------------------

@@ -104,6 +104,17 @@ class Subscription:
         self.pods[pod.name] = known.as_deleted() if known.uid == pod.uid else pod.as_deleted()
         self._notify()
 
+    def learn(self, job: JobState | None) -> None:
+        """What a direct read of the job found (None: not found), for a job the
+        watch has not shown; the watch's own news wins if it came meanwhile."""
+        if self.job is not None or self.job_deleted:
+            return
+        if job is None or job.uid != self.uid:
+            self.job_deleted = True
+        else:
+            self.job = job
+        self._notify()
+
     def poke(self) -> None:
         """Wake the waiters (something outside the watch changed)."""
         self._notify()
