@@ -502,7 +502,7 @@ def test_many_runs_share_two_watches_and_no_threads(namespace: str, make_job: An
     assert runs <= spent["LOG pod"] <= 2 * runs
     assert spent["LIST job pods"] <= runs
     # Not a single thread besides the event loop's.
-    assert max(threads) == baseline
+    assert max(threads) <= baseline
 
 
 # --- watches that break -------------------------------------------------------------------
