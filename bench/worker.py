@@ -169,7 +169,7 @@ def kill(args: dict[str, Any]) -> dict[str, Any]:
         reaper.join(5)
         return perf() - started
 
-    pairs(impl, baseline, 2)
+    pairs(impl, baseline, args.get("warmup", 2))
     xs, ys = pairs(impl, baseline, args["n"])
     return {"impl": xs, "baseline": ys}
 
@@ -455,7 +455,8 @@ def kubernetes_count(args: dict[str, Any]) -> dict[str, Any]:
     arms = _kubernetes_arms(args)
     statuses: dict[str, Any] = {}
     for name, fn in arms.items():
-        fn()
+        if args.get("warm", True):
+            fn()
         _mark(None, proxy, f"begin/{name}")
         statuses[name] = fn()["status"]
         _mark(None, proxy, f"end/{name}")

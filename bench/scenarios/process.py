@@ -28,7 +28,7 @@ def import_time(ctx: Context) -> list[Row]:
         ref = ctx.reference_python
         arms["reference"] = lambda: time_command([ref, "-c", "import prefect"], env)
         arms["reference_baseline"] = lambda: time_command([ref, "-c", "import subprocess"], env)
-        limits = {"reference": ctx.pick(8, 2), "reference_baseline": ctx.pick(8, 2)}
+        limits = {"reference": ctx.pick(8, 1), "reference_baseline": ctx.pick(8, 1)}
     samples = alternate(arms, ctx.pick(30, 6), limits)
     return [_row("import", '`python -c "import launchbay"`', '`python -c "import subprocess"`', "<= 4x", 4.0, samples,
                  ref_what="`import prefect`")]
@@ -48,7 +48,7 @@ def cli_run(ctx: Context) -> list[Row]:
         prefect_run = "from prefect.infrastructure import Process; Process(command=['true']).run()"
         arms["reference"] = lambda: time_command([ref, "-c", prefect_run], env)
         arms["reference_baseline"] = lambda: time_command([ref, "-c", one_liner], env)
-        limits = {"reference": ctx.pick(8, 2), "reference_baseline": ctx.pick(8, 2)}
+        limits = {"reference": ctx.pick(8, 1), "reference_baseline": ctx.pick(8, 1)}
     samples = alternate(arms, ctx.pick(30, 6), limits)
     return [_row("cli", "`launchbay run -- true`, whole process",
                  "`python -c` running `subprocess.run([\"true\"])`", "<= 5x", 5.0, samples,
@@ -73,7 +73,7 @@ def _per_run(ctx: Context, working_dir: bool) -> list[Row]:
         got = run_worker(ctx, ctx.python, "per_run", {"impl": "launchbay", "n": n, "working_dir": working_dir})
         impl += got["impl"]
         base += got["baseline"]
-        if ctx.reference_python:
+        if ctx.reference_python and not (ctx.quick and working_dir):
             got = run_worker(ctx, ctx.reference_python, "per_run",
                              {"impl": "prefect", "n": max(n // 3, 20), "working_dir": working_dir})
             ref += got["impl"]
@@ -157,7 +157,8 @@ def kill(ctx: Context) -> list[Row]:
     got = run_worker(ctx, ctx.python, "kill", {"impl": "launchbay", "n": ctx.pick(30, 6)})
     samples = {"launchbay": got["impl"], "baseline": got["baseline"], "reference": [], "reference_baseline": []}
     if ctx.reference_python:
-        ref = run_worker(ctx, ctx.reference_python, "kill", {"impl": "prefect", "n": ctx.pick(4, 1)})
+        # Prefect's kill takes seconds: no warm-up rounds.
+        ref = run_worker(ctx, ctx.reference_python, "kill", {"impl": "prefect", "n": ctx.pick(4, 1), "warmup": 0})
         samples["reference"], samples["reference_baseline"] = ref["impl"], ref["baseline"]
     row = _row("kill", "`kill()` of a process that exits on SIGTERM (grace 30 s)", "`os.killpg(SIGTERM)` + reap",
                "<= 0.05 s", None, samples)
