@@ -257,6 +257,7 @@ def test_cancelling_a_run_stops_its_tree(tmp_path: Path) -> None:
 
 def test_many_concurrent_runs_use_no_thread_per_run() -> None:
     peak = 0
+    before = threading.active_count()  # other tests' long-lived watcher threads
 
     async def main() -> list[ProcessResult]:
         nonlocal peak
@@ -275,7 +276,7 @@ def test_many_concurrent_runs_use_no_thread_per_run() -> None:
     results = anyio.run(main)
     assert len(results) == 100
     assert sorted(r.status_code for r in results) == sorted(i % 3 for i in range(100))
-    assert peak <= 3, f"{peak} threads for 100 runs"
+    assert peak - before <= 2, f"{peak - before} new threads for 100 runs"
 
 
 def test_attach_waits_for_a_process_started_elsewhere(tmp_path: Path) -> None:
