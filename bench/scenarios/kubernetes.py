@@ -62,13 +62,13 @@ def _cleanup(kubectl: str, kubeconfig: str) -> None:
 def kubernetes_run(ctx: Context) -> list[Row]:
     kubectl, kubeconfig = _check(ctx)
     env = worker_environment({"KUBECONFIG": kubeconfig})
-    args: dict[str, Any] = {"image": IMAGE, "namespace": NAMESPACE, "kubectl": kubectl, "n": ctx.pick(3, 1)}
+    args: dict[str, Any] = {"image": IMAGE, "namespace": NAMESPACE, "kubectl": kubectl, "n": ctx.pick(5, 1)}
     try:
         lb = run_worker(ctx, ctx.python, "kubernetes_time", {**args, "arms": ["launchbay", "kubectl"], "watch_pod": True},
                         env=env)
         ref: dict[str, list[dict[str, Any]]] = {}
         if ctx.reference_python:
-            ref = run_worker(ctx, ctx.reference_python, "kubernetes_time", {**args, "arms": ["prefect"], "n": ctx.pick(2, 1)}, env=env)
+            ref = run_worker(ctx, ctx.reference_python, "kubernetes_time", {**args, "arms": ["prefect"], "n": ctx.pick(3, 1)}, env=env)
         counts = _count_requests(ctx, kubectl, kubeconfig, concurrent=ctx.pick(4, 2))
     finally:
         _cleanup(kubectl, kubeconfig)
