@@ -160,3 +160,20 @@ def test_missing_image_fails_with_the_reason(namespace: str) -> None:
     )
     assert done.returncode == 1
     assert "ErrImageNeverPull" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.kubernetes
+def test_kill_and_attach_reach_the_cluster_through_a_saved_cluster_config(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    # No kubeconfig in the environment: only the saved block can reach the cluster.
+    saved = launchbay("block", "save", "kubernetes-cluster-config", "dev", "--from-file", cluster.kubeconfig)
+    assert saved.returncode == 0, saved.stderr
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "none")}
+    missing = f"{cluster.uid}:{namespace}:no-such-job"
+    for command in ("kill", "attach"):
+        done = launchbay(command, missing, "--cluster-config", "dev", env=env)
+        assert done.returncode == 1, done.stderr
+        assert "not found" in done.stderr and "Traceback" not in done.stderr
+    wrong_kind = launchbay("kill", "somehost:123", "--cluster-config", "dev", env=env)
+    assert wrong_kind.returncode == 2 and "for Kubernetes pids" in wrong_kind.stderr

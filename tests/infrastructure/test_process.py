@@ -288,3 +288,26 @@ def test_attach_waits_for_a_process_started_elsewhere(tmp_path: Path) -> None:
     assert result.status_code == -1 and "another launcher" in (result.reason or "")
     with pytest.raises(InfrastructureNotFound):
         Process().attach(f"{HOST}:{proc.pid}")
+
+
+def test_temporary_directories_are_gone_once_the_interpreter_exits(tmp_path: Path) -> None:
+    record = tmp_path / "record"
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    code = (
+        "from launchbay import Process\n"
+        f"for _ in range(5): Process(command=['sh', '-c', 'pwd >> {record}; touch left-behind']).run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TMPDIR": str(tmp)}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    used = record.read_text().split()
+    assert len(used) == 5 and all(Path(p).parent == tmp for p in used)
+    assert list(tmp.iterdir()) == []  # no run directory, nothing ".removing"
+
+
+def test_sync_run_relays_to_streams_without_file_descriptors(capsys: pytest.CaptureFixture[str]) -> None:
+    """capsys swaps sys.stdout for an object with no fileno: the bytes are copied."""
+    result = Process(command=["sh", "-c", "printf 'out\\nlast'; printf err >&2"]).run()
+    assert result.status_code == 0
+    captured = capsys.readouterr()
+    assert captured.out == "out\nlast" and captured.err == "err"

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -415,38 +415,75 @@ def _poll_cap(timeout: float | None) -> float:
     return _MAX_POLL_SECONDS if timeout is None else min(_MAX_POLL_SECONDS, max(timeout / 10, 0.01))
 
 
-async def wait_for_group_exit(pgid: int, timeout: float | None = None) -> bool:
-    """Wait until no member of the group runs; False if ``timeout`` passed first."""
-    import anyio
+# The waits below are written once, as generators that yield how long to sleep
+# before looking again; the async and blocking entry points only differ in how
+# they sleep (``_drive_async`` / ``_drive_blocking``).
 
+Steps = Generator[float, None, Any]
+
+
+def _group_exit_steps(pgid: int, timeout: float | None) -> Generator[float, None, bool]:
+    """Until no member of the group runs (True), or ``timeout`` passed (False)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     delay, cap = _FIRST_POLL_SECONDS, _poll_cap(timeout)
     while group_alive(pgid):
-        if deadline is not None:
+        if deadline is None:
+            yield delay
+        else:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            await anyio.sleep(min(delay, remaining))
-        else:
-            await anyio.sleep(delay)
+            yield min(delay, remaining)
         delay = min(delay * 2, cap)
     return True
+
+
+def _terminate_steps(pgid: int, grace_seconds: float) -> Generator[float, None, None]:
+    """SIGTERM the group, then SIGKILL whatever still runs after the grace period.
+    Raises ProcessLookupError if there is nothing to signal."""
+    if sys.platform == "win32":
+        os.kill(pgid, signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
+        if not (yield from _group_exit_steps(pgid, grace_seconds)):
+            os.kill(pgid, signal.SIGTERM)  # TerminateProcess on Windows
+        return
+    if not group_alive(pgid):
+        raise ProcessLookupError(pgid)
+    _signal_group(pgid, signal.SIGTERM)
+    if (yield from _group_exit_steps(pgid, grace_seconds)):
+        return
+    try:
+        _signal_group(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    yield from _group_exit_steps(pgid, 5)
+
+
+async def _drive_async(steps: Steps) -> Any:
+    import anyio
+
+    try:
+        while True:
+            await anyio.sleep(next(steps))
+    except StopIteration as done:
+        return done.value
+
+
+def _drive_blocking(steps: Steps) -> Any:
+    try:
+        while True:
+            time.sleep(next(steps))
+    except StopIteration as done:
+        return done.value
+
+
+async def wait_for_group_exit(pgid: int, timeout: float | None = None) -> bool:
+    """Wait until no member of the group runs; False if ``timeout`` passed first."""
+    return bool(await _drive_async(_group_exit_steps(pgid, timeout)))
 
 
 def wait_for_group_exit_blocking(pgid: int, timeout: float | None = None) -> bool:
-    """``wait_for_group_exit`` for sync callers: the same polls, with sleeps."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    delay, cap = _FIRST_POLL_SECONDS, _poll_cap(timeout)
-    while group_alive(pgid):
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            time.sleep(min(delay, remaining))
-        else:
-            time.sleep(delay)
-        delay = min(delay * 2, cap)
-    return True
+    """``wait_for_group_exit`` for sync callers."""
+    return bool(_drive_blocking(_group_exit_steps(pgid, timeout)))
 
 
 async def terminate_group(pgid: int, grace_seconds: float) -> None:
@@ -454,40 +491,12 @@ async def terminate_group(pgid: int, grace_seconds: float) -> None:
 
     Raises ProcessLookupError if there is nothing to signal.
     """
-    if sys.platform == "win32":
-        os.kill(pgid, signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
-        if not await wait_for_group_exit(pgid, grace_seconds):
-            os.kill(pgid, signal.SIGTERM)  # TerminateProcess on Windows
-        return
-    if not group_alive(pgid):
-        raise ProcessLookupError(pgid)
-    _signal_group(pgid, signal.SIGTERM)
-    if await wait_for_group_exit(pgid, grace_seconds):
-        return
-    try:
-        _signal_group(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    await wait_for_group_exit(pgid, timeout=5)
+    await _drive_async(_terminate_steps(pgid, grace_seconds))
 
 
 def terminate_group_blocking(pgid: int, grace_seconds: float) -> None:
     """``terminate_group`` for sync callers (no event loop)."""
-    if sys.platform == "win32":
-        os.kill(pgid, signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
-        if not wait_for_group_exit_blocking(pgid, grace_seconds):
-            os.kill(pgid, signal.SIGTERM)
-        return
-    if not group_alive(pgid):
-        raise ProcessLookupError(pgid)
-    _signal_group(pgid, signal.SIGTERM)
-    if wait_for_group_exit_blocking(pgid, grace_seconds):
-        return
-    try:
-        _signal_group(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    wait_for_group_exit_blocking(pgid, timeout=5)
+    _drive_blocking(_terminate_steps(pgid, grace_seconds))
 
 
 def _windows_process_alive(pid: int) -> bool:  # pragma: no cover - Windows only

@@ -83,10 +83,13 @@ def kill(
     infra: Optional[str] = typer.Option(
         None, "--infra", help="The saved block the run used (to reach its daemon or cluster)."
     ),
+    cluster_config: Optional[str] = typer.Option(
+        None, "--cluster-config", help="A saved kubernetes-cluster-config block (Kubernetes pids)."
+    ),
 ) -> None:
     """Stop a run by its infrastructure pid (from any shell)."""
     console.configure_logging()
-    infrastructure = _infrastructure_for_pid(infrastructure_pid, infra)
+    infrastructure = _infrastructure_for_pid(infrastructure_pid, infra, cluster_config)
     infrastructure.kill(infrastructure_pid, grace_seconds=grace)
     console.info(f"stopped {infrastructure_pid}")
 
@@ -96,11 +99,14 @@ def attach(
     infra: Optional[str] = typer.Option(
         None, "--infra", help="The saved block the run used (to reach its daemon or cluster)."
     ),
+    cluster_config: Optional[str] = typer.Option(
+        None, "--cluster-config", help="A saved kubernetes-cluster-config block (Kubernetes pids)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the run's own output and errors."),
 ) -> None:
     """Resume monitoring and output of a run started elsewhere; exit with its status code."""
     console.configure_logging(quiet=quiet)
-    infrastructure = _infrastructure_for_pid(infrastructure_pid, infra)
+    infrastructure = _infrastructure_for_pid(infrastructure_pid, infra, cluster_config)
     result = infrastructure.attach(infrastructure_pid)
     raise typer.Exit(exit_code_for(result))
 
@@ -108,18 +114,31 @@ def attach(
 # --- helpers ---------------------------------------------------------------------
 
 
-def _infrastructure_for_pid(infrastructure_pid: str, reference: str | None) -> Any:
+def _infrastructure_for_pid(
+    infrastructure_pid: str, reference: str | None, cluster_config: str | None = None
+) -> Any:
+    """The configuration to reach a run with: the saved block, or a default one of
+    the kind the pid names (a Kubernetes one in the pid's namespace)."""
     from launchbay.blocks.core import Block
     from launchbay.cli.options import load_infrastructure_block
     from launchbay.infrastructure.base import infrastructure_type_for_pid
 
     if reference:
+        if cluster_config:
+            raise typer.BadParameter("give --infra or --cluster-config, not both")
         return load_infrastructure_block(reference)
     kind = infrastructure_type_for_pid(infrastructure_pid)
     cls = Block.block_class_for(kind)
-    if kind == "kubernetes-job":
-        return cls(command=["true"], namespace=infrastructure_pid.split(":")[1])
-    return cls()
+    if kind != "kubernetes-job":
+        if cluster_config:
+            raise typer.BadParameter(f"--cluster-config is for Kubernetes pids, and this is a {kind} pid")
+        return cls()
+    fields: dict[str, Any] = {"namespace": infrastructure_pid.split(":")[1]}
+    if cluster_config:
+        from launchbay.blocks.kubernetes import KubernetesClusterConfig
+
+        fields["cluster_config"] = KubernetesClusterConfig.load(cluster_config)
+    return cls(**fields)
 
 
 def exit_code_for(result: Any) -> int:
