@@ -14,12 +14,7 @@ LOG=${LAUNCHBAY_DOCKERD_LOG:-/var/log/launchbay-dockerd.log}
 START_TIMEOUT=${LAUNCHBAY_DOCKERD_START_TIMEOUT:-90}
 log() { echo "[docker] $*" >&2; }
 
-apt_install() {
-  log "installing $* from Debian packages"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq "$@" >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null && apt-get install -y -qq "$@" >/dev/null; }
-}
+source "$(dirname "$0")/lib.sh"  # apt_install
 
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)

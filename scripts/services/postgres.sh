@@ -5,12 +5,11 @@ set -euo pipefail
 PORT=${LAUNCHBAY_TEST_PG_PORT:-54329}
 DATA=${LAUNCHBAY_TEST_PG_DATA:-/var/lib/launchbay-test/postgres}
 log() { echo "[postgres] $*" >&2; }
+source "$(dirname "$0")/lib.sh"  # apt_install
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
 if [ -z "$bindir" ] || [ ! -x "$bindir/pg_ctl" ]; then
-  log "installing PostgreSQL from Debian packages"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+  apt_install postgresql
   bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
 fi
 id postgres >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql postgres

@@ -12,12 +12,7 @@ USERNAME=launchbay
 LOG=$STATE/registry.log
 log() { echo "[registry] $*" >&2; }
 
-apt_install() {
-  log "installing $* from Debian packages"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq "$@" >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null && apt-get install -y -qq "$@" >/dev/null; }
-}
+source "$(dirname "$0")/lib.sh"  # apt_install
 
 missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)

@@ -39,7 +39,7 @@ def _target_for(stream: IO[Any]) -> int:
     return subprocess.PIPE if fd is None else fd
 
 
-class _Sink:
+class Sink:
     """Writes bytes to a Python stream, binary when it can."""
 
     def __init__(self, stream: IO[Any]) -> None:
@@ -109,11 +109,11 @@ class OutputRelay:
         for pipe, stream in pipes:
             if pipe is not None:
                 self._open_pumps += 1
-                task_group.start_soon(self._pump, pipe, _Sink(stream))
+                task_group.start_soon(self._pump, pipe, Sink(stream))
         if self._open_pumps == 0:
             self._all_done.set()
 
-    async def _pump(self, pipe: IO[bytes], sink: _Sink) -> None:
+    async def _pump(self, pipe: IO[bytes], sink: Sink) -> None:
         import anyio
 
         fd = pipe.fileno()

@@ -9,7 +9,6 @@ relayed for each stream: nothing is lost and nothing repeated.
 
 from __future__ import annotations
 
-import codecs
 import logging
 import struct
 import sys
@@ -20,6 +19,7 @@ import anyio
 
 from launchbay._internal.docker.connection import DockerHost
 from launchbay._internal.docker.http import StreamBroken, StreamUnsupported, request
+from launchbay._internal.output import Sink
 
 STDOUT = 1
 STDERR = 2
@@ -59,29 +59,6 @@ class FrameDecoder:
     @property
     def mid_frame(self) -> bool:
         return bool(self._header) or self._left > 0
-
-
-class Sink:
-    """Writes bytes to a Python stream (binary when it can), flushing each write."""
-
-    def __init__(self, stream: IO[Any]) -> None:
-        self.stream = stream
-        self.buffer = getattr(stream, "buffer", None)
-        self.decoder = None if self.buffer is not None else codecs.getincrementaldecoder("utf-8")("replace")
-
-    def write(self, data: bytes) -> None:
-        if self.buffer is not None:
-            self.buffer.write(data)
-            self.buffer.flush()
-        else:
-            assert self.decoder is not None
-            self.stream.write(self.decoder.decode(data))
-            self.stream.flush()
-
-    def finish(self) -> None:
-        if self.decoder is not None:
-            self.stream.write(self.decoder.decode(b"", final=True))
-            self.stream.flush()
 
 
 class LogUnavailable(Exception):
