@@ -88,92 +88,19 @@ def logging_level() -> str:
 def get_current_settings() -> Settings:
     """Settings read from the current environment (cheap; read anew each call so
     tests and long-lived programs see changes)."""
-    return _settings_class()()
+    from launchbay._internal.settings_model import Settings
 
-
-def _settings_class() -> type[Settings]:
-    global _SETTINGS_CLASS
-    if _SETTINGS_CLASS is None:
-        _SETTINGS_CLASS = _build_settings_class()
-    return _SETTINGS_CLASS
-
-
-_SETTINGS_CLASS: Any = None
-
-
-def _build_settings_class() -> type[Settings]:
-    from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-    class Settings(BaseModel):
-        """launchbay's settings. Each field ``x`` is read from ``LAUNCHBAY_X``;
-        values given to the constructor win over the environment."""
-
-        model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
-
-        home: Path = Field(default=FIELDS["home"][0], description=FIELDS["home"][1])
-        api_url: str | None = Field(default=None, description=FIELDS["api_url"][1])
-        api_dns_name: str | None = Field(default=None, description=FIELDS["api_dns_name"][1])
-        database_url: str | None = Field(default=None, description=FIELDS["database_url"][1])
-        logging_level: str = Field(default="INFO", description=FIELDS["logging_level"][1])
-        kubernetes_cluster_uid: str | None = Field(
-            default=None, description=FIELDS["kubernetes_cluster_uid"][1]
-        )
-
-        def __init__(self, **values: Any) -> None:
-            super().__init__(**{**read_environment(), **values})
-
-        @field_validator("home", mode="after")
-        @classmethod
-        def _expand_home(cls, value: Path) -> Path:
-            return normalize_home(value)
-
-        @field_validator("logging_level", mode="after")
-        @classmethod
-        def _check_level(cls, value: str) -> str:
-            return normalize_logging_level(value)
-
-        @property
-        def database_path(self) -> Path:
-            """The default SQLite file."""
-            return self.home / "launchbay.db"
-
-        def to_environment_variables(self, exclude_unset: bool = False) -> dict[str, str]:
-            """The settings as ``{"LAUNCHBAY_X": "value"}``.
-
-            With ``exclude_unset`` only what the user actually set is returned: the
-            base environment passed to launched infrastructure.
-            """
-            values: dict[str, Any] = self.model_dump(exclude_unset=exclude_unset)
-            return {
-                f"{ENV_PREFIX}{key.upper()}": str(value)
-                for key, value in values.items()
-                if value is not None
-            }
-
-    Settings.__module__ = __name__
-    Settings.__qualname__ = "Settings"
-    return Settings
+    return Settings()
 
 
 def __getattr__(name: str) -> Any:
+    # The model loads pydantic, so it is imported on first use only.
     if name == "Settings":
-        return _settings_class()
+        from launchbay._internal.settings_model import Settings
+
+        return Settings
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-if TYPE_CHECKING:  # the model, for type checkers
-
-    class Settings:
-        home: Path
-        api_url: str | None
-        api_dns_name: str | None
-        database_url: str | None
-        logging_level: str
-        kubernetes_cluster_uid: str | None
-
-        def __init__(self, **values: Any) -> None: ...
-
-        @property
-        def database_path(self) -> Path: ...
-
-        def to_environment_variables(self, exclude_unset: bool = False) -> dict[str, str]: ...
+if TYPE_CHECKING:
+    from launchbay._internal.settings_model import Settings
