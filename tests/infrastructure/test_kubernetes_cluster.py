@@ -52,7 +52,9 @@ def counts() -> Counter[str]:
 
 
 def test_exit_codes_identifier_and_streamed_output(cluster: Cluster, namespace: str, make_job: Any, capfd: pytest.CaptureFixture[str]) -> None:
-    ok = make_job(["sh", "-c", "echo hello; echo world >&2"]).run()
+    # The runtime reads stdout and stderr separately: lines written to both in
+    # the same instant may land in the log in either order, hence the pause.
+    ok = make_job(["sh", "-c", "echo hello; sleep 0.2; echo world >&2"]).run()
     assert isinstance(ok, KubernetesJobResult) and ok.status_code == 0 and ok and ok.reason is None
     failed = make_job(["sh", "-c", "echo hi; printf 'last line without newline'; exit 3"]).run()
     assert failed.status_code == 3 and not failed and failed.reason is None

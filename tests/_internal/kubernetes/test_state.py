@@ -11,13 +11,24 @@ from launchbay._internal.kubernetes.state import (
     job_end,
     newest_pod,
     stuck_reason,
+    succeeded_early,
 )
 
 
-def raw_job(*, backoff: int | None = 6, failed: int = 0, conditions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    spec = {} if backoff is None else {"backoffLimit": backoff}
+def raw_job(
+    *,
+    backoff: int | None = 6,
+    failed: int = 0,
+    conditions: list[dict[str, Any]] | None = None,
+    spec: dict[str, Any] | None = None,
+    deleting: bool = False,
+) -> dict[str, Any]:
+    spec = {**({} if backoff is None else {"backoffLimit": backoff}), **(spec or {})}
+    metadata: dict[str, Any] = {"name": "j", "uid": "u1"}
+    if deleting:
+        metadata["deletionTimestamp"] = "2026-01-01T00:00:09Z"
     return {
-        "metadata": {"name": "j", "uid": "u1"},
+        "metadata": metadata,
         "spec": spec,
         "status": {"failed": failed, "conditions": conditions or []},
     }
@@ -147,3 +158,41 @@ def test_exit_status() -> None:
     assert preempted.reason == "PreemptionByScheduler: preempted"
     running = exit_status(PodState.from_raw(raw_pod(phase="Running", container={"running": {}})))
     assert running.code is None
+
+
+def test_a_single_pod_job_has_succeeded_when_its_pod_has() -> None:
+    exited = {"terminated": {"exitCode": 0, "reason": "Completed"}}
+    succeeded = PodState.from_raw(raw_pod(phase="Succeeded", container=exited))
+
+    def early(spec: dict[str, Any] | None = None, pod: PodState | None = succeeded, **job: Any) -> bool:
+        return succeeded_early(JobState.from_raw(raw_job(spec=spec, **job)), pod)
+
+    # completions and parallelism unset (1), or 1, or fewer pods at a time.
+    assert early()
+    assert early({"completions": 1, "parallelism": 1})
+    assert early({"completions": 1, "parallelism": 0, "completionMode": "Indexed"})
+    assert early({"managedBy": "kubernetes.io/job-controller"})
+    # More than one completion, or pods in parallel: one success is not the end.
+    assert not early({"completions": 2})
+    assert not early({"parallelism": 2})
+    assert not early({"completions": None, "parallelism": 3})
+    # Something else may still fail or end the job: the Job's verdict decides.
+    assert not early({"activeDeadlineSeconds": 60})
+    assert not early({"suspend": True})
+    assert not early({"managedBy": "example.com/another-controller"})
+    assert not early(deleting=True)
+    assert not early(conditions=[{"type": "FailureTarget", "status": "True", "reason": "PodFailurePolicy"}])
+    assert not early(conditions=[{"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}])
+    # The job not known yet, or no pod.
+    assert not succeeded_early(None, succeeded)
+    assert not early(pod=None)
+    # The pod has not succeeded: running, or ended otherwise (a retry may follow).
+    running = {"running": {"startedAt": "2026-01-01T00:00:01Z"}}
+    assert not early(pod=PodState.from_raw(raw_pod(phase="Running", container=running)))
+    assert not early(pod=PodState.from_raw(raw_pod(phase="Running", container=exited)))
+    failed = {"terminated": {"exitCode": 1, "reason": "Error"}}
+    assert not early(pod=PodState.from_raw(raw_pod(phase="Failed", container=failed)))
+    # Succeeded, but no exit status 0 for the first container, or a pod deleted.
+    assert not early(pod=PodState.from_raw(raw_pod(phase="Succeeded")))
+    assert not early(pod=PodState.from_raw(raw_pod(phase="Succeeded", container={"terminated": {"exitCode": 2}})))
+    assert not early(pod=succeeded.as_deleted())

@@ -6,6 +6,10 @@ and at most one LIST of the job's pods at the end (only when the watch has not
 yet delivered the final pod status). The first run on a connection adds one
 GET (the cluster UID, then cached) and the shared watch's two LISTs and two
 WATCHes; each open watch is renewed every few minutes, for all runs together.
+
+A single-pod job that succeeds ends its run as soon as the watch shows the pod
+succeeded (``state.succeeded_early``), without the job controller's delay; a
+failure waits for the Job's own verdict, since a retry may follow.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from launchbay._internal.kubernetes.state import (
     newest_pod,
     pods_in_order,
     stuck_reason,
+    succeeded_early,
 )
 from launchbay._internal.kubernetes.watcher import Subscription
 from launchbay.exceptions import InfrastructureError, InfrastructureNotAvailable, InfrastructureNotFound
@@ -496,8 +501,13 @@ class Monitor:
                 end = job_end(sub.job)
                 if end is not None:
                     return ("finished", end)
-            now = time.monotonic()
             pod = self._newest()
+            if succeeded_early(sub.job, pod):
+                # Certain from the pod: the Job's condition would only add the
+                # job controller's delay. The logs are still drained to their end.
+                self.logger.debug("Job %r: its only pod succeeded; not waiting for the Job's condition.", self.name)
+                return ("finished", JobEnd(succeeded=True))
+            now = time.monotonic()
             stuck_until = self._stuck_deadline(pod, now) if pod is not None and pod.phase == "Pending" else None
             if stuck_until is None:
                 self._stuck = None

@@ -65,6 +65,12 @@ class JobState:
     failed: int
     conditions: tuple[Condition, ...]
     deleting: bool
+    # What decides whether one succeeded pod settles the job (see ``succeeded_early``).
+    completions: int | None = None
+    parallelism: int | None = None
+    active_deadline_seconds: int | None = None
+    suspended: bool = False
+    managed_by: str | None = None
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> JobState:
@@ -80,6 +86,11 @@ class JobState:
             failed=int(status.get("failed") or 0),
             conditions=_conditions(status.get("conditions")),
             deleting=bool(metadata.get("deletionTimestamp")),
+            completions=spec.get("completions"),
+            parallelism=spec.get("parallelism"),
+            active_deadline_seconds=spec.get("activeDeadlineSeconds"),
+            suspended=bool(spec.get("suspend")),
+            managed_by=spec.get("managedBy"),
         )
 
     def condition(self, kind: str) -> Condition | None:
@@ -247,6 +258,39 @@ def job_end(job: JobState) -> JobEnd | None:
             or f"BackoffLimitExceeded: {job.failed} failed pod(s), backoff limit {job.backoff_limit}",
         )
     return None
+
+
+JOB_CONTROLLER = "kubernetes.io/job-controller"
+
+
+def succeeded_early(job: JobState | None, pod: PodState | None) -> bool:
+    """Whether the job is certain to complete before the job controller says
+    so: a single-pod job (one completion, at most one pod at a time) whose
+    newest pod has succeeded, its first container having exited 0.
+
+    The job controller (which batches pod updates) adds up to a second before
+    the Job's condition. Failures are never decided here: a retry under the
+    backoff limit may start a new pod. Nor is a job that something else could
+    still fail or end: being deleted, suspended, with an active deadline (the
+    controller checks it before counting the success) or run by another
+    controller."""
+    if job is None or pod is None or job.deleting or pod.deleted or job.suspended:
+        return False
+    if job.managed_by not in (None, JOB_CONTROLLER) or job.active_deadline_seconds is not None:
+        return False
+    if (job.completions if job.completions is not None else 1) != 1:
+        return False
+    if (job.parallelism if job.parallelism is not None else 1) > 1:
+        return False
+    if job.condition("Failed") or job.condition("FailureTarget"):
+        return False
+    main = pod.main
+    return (
+        pod.phase == "Succeeded"
+        and main is not None
+        and main.state == "terminated"
+        and main.exit_code == 0
+    )
 
 
 def stuck_reason(pod: PodState) -> str | None:
