@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.netproxy import ForwardingProxy, unix_endpoints
 from tests.conftest import require
 
 TEST_IMAGE = os.environ.get("LAUNCHBAY_TEST_DOCKER_IMAGE", "launchbay-test/busybox:1.35")
@@ -176,91 +177,18 @@ def read_line_matching(stream: Any, pattern: str, timeout: float = 60) -> re.Mat
 
 # --- a proxy in front of the engine: counts requests, can cut connections ---------------
 
-_REQUEST_LINE = re.compile(rb"(?:GET|POST|HEAD|PUT|DELETE) (/\S*) HTTP/1\.[01]\r\n")
-
-
-class DockerProxy:
+class DockerProxy(ForwardingProxy):
     """A Unix-socket proxy to the engine's socket. Tests point DOCKER_HOST at
     it to count API requests, to cut every open connection (what clients see
     when the daemon restarts), or to refuse connections for a while."""
 
     def __init__(self, directory: Path, target: str = "/var/run/docker.sock") -> None:
         self.path = str(directory / "docker-proxy.sock")
-        self.target = target
-        self.requests: list[str] = []
-        self._connections: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._refusing = threading.Event()
-        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._server.bind(self.path)
-        self._server.listen(128)
-        self._closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(*unix_endpoints(self.path, target))
 
     @property
     def url(self) -> str:
         return f"unix://{self.path}"
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            if self._refusing.is_set():
-                client.close()
-                continue
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                upstream.connect(self.target)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._connections += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket, count: bool) -> None:
-        try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                if count:
-                    with self._lock:
-                        self.requests += [m.group(0).decode().strip() for m in _REQUEST_LINE.finditer(data)]
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def cut_connections(self) -> None:
-        """Close every open connection, as a daemon restart would."""
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for sock in connections:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            except OSError:
-                pass
-
-    def refuse(self, refusing: bool = True) -> None:
-        if refusing:
-            self._refusing.set()
-        else:
-            self._refusing.clear()
-
-    def close(self) -> None:
-        self._closed = True
-        self._server.close()
-        self.cut_connections()
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from typing import Any
 import anyio
 import pytest
 
+from tests.netproxy import ForwardingProxy
+
 from launchbay import (
     FlowRun,
     InfrastructureNotAvailable,
@@ -510,77 +512,25 @@ def test_many_runs_share_two_watches_and_no_threads(namespace: str, make_job: An
 # --- watches that break -------------------------------------------------------------------
 
 
-class DroppingProxy:
-    """A TCP proxy to the API server that can cut every connection at once."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        import socket
-
-        self.target = target
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.connections: list[Any] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        import socket
-
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            with self.lock:
-                self.connections += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: Any, sink: Any) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
-
-    def drop_all(self) -> int:
-        import socket
-
-        with self.lock:
-            connections, self.connections = self.connections, []
-        for sock in connections:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            except OSError:
-                pass
-        return len(connections)
-
-    def close(self) -> None:
-        self.server.close()
-        self.drop_all()
-
-
-def test_watches_and_logs_resume_after_connections_drop(cluster: Cluster, make_job: Any, capfd: pytest.CaptureFixture[str]) -> None:
+def through_cutting_proxy(cluster: Cluster) -> tuple[ForwardingProxy, KubernetesClusterConfig]:
+    """A cluster config that reaches the API server through a proxy the test can
+    cut every connection of."""
     from urllib.parse import urlsplit
 
     block = KubernetesClusterConfig.from_file(cluster.kubeconfig)
     server = urlsplit(block.server or "")
-    proxy = DroppingProxy((server.hostname or "127.0.0.1", server.port or 443))
+    proxy = ForwardingProxy.tcp((server.hostname or "127.0.0.1", server.port or 443))
     config = json.loads(json.dumps(block.config))
     for entry in config["clusters"]:
         entry["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+    return proxy, KubernetesClusterConfig(config=config, context_name=block.context_name)
+
+
+def test_watches_and_logs_resume_after_connections_drop(cluster: Cluster, make_job: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    proxy, cluster_config = through_cutting_proxy(cluster)
     job = make_job(
         ["sh", "-c", "i=1; while [ $i -le 8 ]; do echo line $i; i=$((i+1)); sleep 1; done; exit 7"],
-        cluster_config=KubernetesClusterConfig(config=config, context_name=block.context_name),
+        cluster_config=cluster_config,
     )
     before = counts()
 
@@ -593,7 +543,7 @@ def test_watches_and_logs_resume_after_connections_drop(cluster: Cluster, make_j
             await tg.start(runner)
             for _ in range(2):  # cut everything twice while the job runs
                 await anyio.sleep(3)
-                assert await anyio.to_thread.run_sync(proxy.drop_all) > 0
+                assert await anyio.to_thread.run_sync(proxy.cut_connections) > 0
         return results[0]
 
     try:
@@ -613,8 +563,6 @@ def test_expired_watch_is_listed_again_without_losing_the_result(
     """After a drop, resuming finds its resourceVersion compacted away (the API
     server answers 410 Expired, as it really does for version "1"): the watcher
     lists again and the run still ends with its exit code and whole log."""
-    from urllib.parse import urlsplit
-
     from launchbay._internal.kubernetes.watcher import NamespaceWatcher
 
     original = NamespaceWatcher._watch
@@ -627,15 +575,10 @@ def test_expired_watch_is_listed_again_without_losing_the_result(
         return await original(self, kind, resource_version)
 
     monkeypatch.setattr(NamespaceWatcher, "_watch", expiring)
-    block = KubernetesClusterConfig.from_file(cluster.kubeconfig)
-    server = urlsplit(block.server or "")
-    proxy = DroppingProxy((server.hostname or "127.0.0.1", server.port or 443))
-    config = json.loads(json.dumps(block.config))
-    for entry in config["clusters"]:
-        entry["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+    proxy, cluster_config = through_cutting_proxy(cluster)
     job = make_job(
         ["sh", "-c", "echo before; sleep 4; echo after; exit 9"],
-        cluster_config=KubernetesClusterConfig(config=config, context_name=block.context_name),
+        cluster_config=cluster_config,
     )
     before = counts()
 
@@ -647,7 +590,7 @@ def test_expired_watch_is_listed_again_without_losing_the_result(
 
             await tg.start(runner)
             await anyio.sleep(2)
-            await anyio.to_thread.run_sync(proxy.drop_all)
+            await anyio.to_thread.run_sync(proxy.cut_connections)
         return results[0]
 
     try:
