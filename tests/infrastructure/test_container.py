@@ -18,6 +18,8 @@ from typing import Any
 
 import anyio
 import pytest
+
+from tests.runs import run_while
 from pydantic import ValidationError
 
 from launchbay import (
@@ -620,26 +622,19 @@ class TestResilience:
         flag = f"/tmp/{uuid.uuid4().hex}"
         script = f"echo one; while [ ! -e {flag} ]; do sleep 0.05; done; echo two; echo err >&2; printf three; exit 3"
         container = make(test_labels, command=["sh", "-c", script])
-        outcome: dict[str, Any] = {}
 
-        async def main() -> None:
-            async with anyio.create_task_group() as tg:
+        async def cut_while_it_finishes(pid: str) -> None:
+            await anyio.sleep(0.5)
+            docker_proxy.refuse(True)
+            docker_proxy.cut_connections()
+            # The command goes on (and finishes) while launchbay cannot reach the engine.
+            docker_client.containers.get(pid.rsplit(":", 1)[1]).exec_run(["touch", flag])
+            await anyio.sleep(2)
+            docker_proxy.refuse(False)
 
-                async def run(*, task_status: Any) -> None:
-                    outcome["result"] = await container.run(task_status=task_status)
-
-                pid = await tg.start(run)
-                await anyio.sleep(0.5)
-                docker_proxy.refuse(True)
-                docker_proxy.cut_connections()
-                # The command goes on (and finishes) while launchbay cannot reach the engine.
-                docker_client.containers.get(pid.rsplit(":", 1)[1]).exec_run(["touch", flag])
-                await anyio.sleep(2)
-                docker_proxy.refuse(False)
-
-        anyio.run(main)
+        _, result, _ = run_while(container, cut_while_it_finishes)
         out, err = capfd.readouterr()
-        assert outcome["result"].status_code == 3
+        assert result.status_code == 3
         assert out == "one\ntwo\nthree"
         assert "err\n" in err
         assert "Lost the events stream" in caplog.text
@@ -654,23 +649,16 @@ class TestResilience:
         flag = f"/tmp/{uuid.uuid4().hex}"
         script = f"echo one; while [ ! -e {flag} ]; do sleep 0.05; done; echo two; printf three; exit 3"
         container = DockerContainer(image=TEST_IMAGE, network_mode="none", command=["sh", "-c", script])
-        outcome: dict[str, Any] = {}
 
-        async def main() -> None:
-            async with anyio.create_task_group() as tg:
+        async def restart_while_it_runs(pid: str) -> None:
+            await anyio.sleep(0.5)
+            await anyio.to_thread.run_sync(private_engine.restart)
+            client = private_engine.client()
+            client.containers.get(pid.rsplit(":", 1)[1]).exec_run(["touch", flag])
+            client.close()
 
-                async def run(*, task_status: Any) -> None:
-                    outcome["result"] = await container.run(task_status=task_status)
-
-                pid = await tg.start(run)
-                await anyio.sleep(0.5)
-                await anyio.to_thread.run_sync(private_engine.restart)
-                client = private_engine.client()
-                client.containers.get(pid.rsplit(":", 1)[1]).exec_run(["touch", flag])
-                client.close()
-
-        anyio.run(main)
-        assert outcome["result"].status_code == 3
+        _, result, _ = run_while(container, restart_while_it_runs)
+        assert result.status_code == 3
         assert capfd.readouterr().out == "one\ntwo\nthree"
         assert "Reconnected to Docker" in caplog.text
 

@@ -38,6 +38,7 @@ from tests.infrastructure.kubernetes_fixtures import (  # noqa: F401 - fixtures
     make_namespace,
     namespace,
 )
+from tests.runs import run_while
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(180)]
 
@@ -207,27 +208,19 @@ def test_oom_killed_is_named(make_job: Any, caplog: pytest.LogCaptureFixture) ->
 def test_eviction_is_named(cluster: Cluster, namespace: str, make_job: Any) -> None:
     from kubernetes import client
 
-    async def main() -> KubernetesJobResult:
-        results: list[KubernetesJobResult] = []
-        job = make_job(["sh", "-c", "echo running; sleep 120"])
-        async with anyio.create_task_group() as tg:
-            async def runner(*, task_status: Any) -> None:
-                results.append(await job.run(task_status=task_status))
-
-            pid = await tg.start(runner)
-            name = pid.rsplit(":", 1)[1]
-            pods = await anyio.to_thread.run_sync(
-                lambda: cluster.wait_for("the pod to run", lambda: [p for p in cluster.pods(namespace, name) if p.status.phase == "Running"])
+    async def evict(pid: str) -> None:
+        name = pid.rsplit(":", 1)[1]
+        pods = await anyio.to_thread.run_sync(
+            lambda: cluster.wait_for("the pod to run", lambda: [p for p in cluster.pods(namespace, name) if p.status.phase == "Running"])
+        )
+        pod = pods[0].metadata.name
+        await anyio.to_thread.run_sync(
+            lambda: cluster.core.create_namespaced_pod_eviction(
+                pod, namespace, client.V1Eviction(metadata=client.V1ObjectMeta(name=pod, namespace=namespace))
             )
-            pod = pods[0].metadata.name
-            await anyio.to_thread.run_sync(
-                lambda: cluster.core.create_namespaced_pod_eviction(
-                    pod, namespace, client.V1Eviction(metadata=client.V1ObjectMeta(name=pod, namespace=namespace))
-                )
-            )
-        return results[0]
+        )
 
-    result = anyio.run(main)
+    _, result, _ = run_while(make_job(["sh", "-c", "echo running; sleep 120"]), evict)
     assert result.status_code != 0
     assert "EvictionByEvictionAPI" in (result.reason or "")
 
@@ -351,27 +344,19 @@ def test_pod_never_started_without_fail_fast(make_job: Any, caplog: pytest.LogCa
 
 
 def test_kill_from_another_process(cluster: Cluster, namespace: str, make_job: Any) -> None:
-    async def main() -> tuple[str, KubernetesJobResult, subprocess.CompletedProcess[str]]:
-        results: list[KubernetesJobResult] = []
-        job = make_job(["sh", "-c", "echo running; sleep 120"])
-        async with anyio.create_task_group() as tg:
-            async def runner(*, task_status: Any) -> None:
-                results.append(await job.run(task_status=task_status))
-
-            pid = await tg.start(runner)
-            # Once it runs, kill it from another process, as a user would.
-            await anyio.to_thread.run_sync(
-                lambda: cluster.wait_for("the pod to run", lambda: any(p.status.phase == "Running" for p in cluster.pods(namespace, pid.rsplit(":", 1)[1])))
+    async def kill_once_running(pid: str) -> subprocess.CompletedProcess[str]:
+        # Once it runs, kill it from another process, as a user would.
+        await anyio.to_thread.run_sync(
+            lambda: cluster.wait_for("the pod to run", lambda: any(p.status.phase == "Running" for p in cluster.pods(namespace, pid.rsplit(":", 1)[1])))
+        )
+        return await anyio.to_thread.run_sync(
+            lambda: subprocess.run(
+                [sys.executable, "-m", "launchbay.cli", "kill", pid, "--grace", "1"],
+                capture_output=True, text=True, timeout=120,
             )
-            killed = await anyio.to_thread.run_sync(
-                lambda: subprocess.run(
-                    [sys.executable, "-m", "launchbay.cli", "kill", pid, "--grace", "1"],
-                    capture_output=True, text=True, timeout=120,
-                )
-            )
-        return pid, results[0], killed
+        )
 
-    pid, result, killed = anyio.run(main)
+    pid, result, killed = run_while(make_job(["sh", "-c", "echo running; sleep 120"]), kill_once_running)
     assert killed.returncode == 0, killed.stderr
     name = pid.rsplit(":", 1)[1]
     # kill returns once the job and its pods are gone.
@@ -534,20 +519,13 @@ def test_watches_and_logs_resume_after_connections_drop(cluster: Cluster, make_j
     )
     before = counts()
 
-    async def main() -> KubernetesJobResult:
-        results: list[KubernetesJobResult] = []
-        async with anyio.create_task_group() as tg:
-            async def runner(*, task_status: Any) -> None:
-                results.append(await job.run(task_status=task_status))
-
-            await tg.start(runner)
-            for _ in range(2):  # cut everything twice while the job runs
-                await anyio.sleep(3)
-                assert await anyio.to_thread.run_sync(proxy.cut_connections) > 0
-        return results[0]
+    async def cut_twice(pid: str) -> None:
+        for _ in range(2):  # cut everything twice while the job runs
+            await anyio.sleep(3)
+            assert await anyio.to_thread.run_sync(proxy.cut_connections) > 0
 
     try:
-        result = anyio.run(main)
+        _, result, _ = run_while(job, cut_twice)
     finally:
         proxy.close()
     spent = counts() - before
@@ -582,19 +560,12 @@ def test_expired_watch_is_listed_again_without_losing_the_result(
     )
     before = counts()
 
-    async def main() -> KubernetesJobResult:
-        results: list[KubernetesJobResult] = []
-        async with anyio.create_task_group() as tg:
-            async def runner(*, task_status: Any) -> None:
-                results.append(await job.run(task_status=task_status))
-
-            await tg.start(runner)
-            await anyio.sleep(2)
-            await anyio.to_thread.run_sync(proxy.cut_connections)
-        return results[0]
+    async def cut_once(pid: str) -> None:
+        await anyio.sleep(2)
+        await anyio.to_thread.run_sync(proxy.cut_connections)
 
     try:
-        result = anyio.run(main)
+        _, result, _ = run_while(job, cut_once)
     finally:
         proxy.close()
     spent = counts() - before
