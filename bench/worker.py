@@ -12,6 +12,7 @@ interpreter.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -68,24 +69,36 @@ def thread_count() -> int:
 # --- process scenarios ------------------------------------------------------------
 
 
+def _timed(fn: Callable[[], None]) -> Callable[[], float]:
+    def timed() -> float:
+        started = perf()
+        fn()
+        return perf() - started
+
+    return timed
+
+
+
+def timed_process(Process: Any, command: list[str], **fields: Any) -> Callable[[], float]:
+    """One timed ``Process(...).run()`` that must succeed."""
+
+    def run() -> None:
+        result = Process(command=command, **fields).run()
+        assert result.status_code == 0, result
+
+    return _timed(run)
+
+
+def timed_subprocess(command: list[str]) -> Callable[[], float]:
+    return _timed(functools.partial(subprocess.run, command, check=True))
+
 def per_run(args: dict[str, Any]) -> dict[str, Any]:
     """In-process ``Process(["true"]).run()`` from sync code vs ``subprocess.run``."""
     Process = process_class(args["impl"])
     command = ["true"]
     extra = {"working_dir": tempfile.gettempdir()} if args.get("working_dir") else {}
 
-    def impl() -> float:
-        started = perf()
-        result = Process(command=command, **extra).run()
-        elapsed = perf() - started
-        assert result.status_code == 0, result
-        return elapsed
-
-    def baseline() -> float:
-        started = perf()
-        subprocess.run(command, check=True)
-        return perf() - started
-
+    impl, baseline = timed_process(Process, command, **extra), timed_subprocess(command)
     pairs(impl, baseline, args.get("warmup", 10))
     xs, ys = pairs(impl, baseline, args["n"])
     return {"impl": xs, "baseline": ys}
@@ -107,18 +120,7 @@ def relay(args: dict[str, Any]) -> dict[str, Any]:
     Process = process_class(args["impl"])
     command = [sys.executable, "-c", GENERATOR, str(args["size"])]
 
-    def impl() -> float:
-        started = perf()
-        result = Process(command=command).run()
-        elapsed = perf() - started
-        assert result.status_code == 0, result
-        return elapsed
-
-    def baseline() -> float:
-        started = perf()
-        subprocess.run(command, check=True)
-        return perf() - started
-
+    impl, baseline = timed_process(Process, command), timed_subprocess(command)
     Process(command=["true"]).run()  # warm: first-run imports
     sys.stdout.flush()
     xs, ys = pairs(impl, baseline, args["reps"])
@@ -264,15 +266,6 @@ def _docker_arms(args: dict[str, Any]) -> dict[str, Callable[[], None]]:
         else:
             raise ValueError(arm)
     return arms
-
-
-def _timed(fn: Callable[[], None]) -> Callable[[], float]:
-    def timed() -> float:
-        started = perf()
-        fn()
-        return perf() - started
-
-    return timed
 
 
 def docker_time(args: dict[str, Any]) -> dict[str, Any]:
