@@ -37,12 +37,21 @@ SCENARIOS: dict[str, tuple[Callable[[Context], list[Row]], str]] = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: small sizes, few repetitions (< 1 minute)")
-    parser.add_argument("--only", nargs="+", metavar="NAME", choices=list(SCENARIOS), help="run only these scenarios")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: small sizes, few repetitions (< 1 minute)"
+    )
+    parser.add_argument(
+        "--only", nargs="+", metavar="NAME", choices=list(SCENARIOS), help="run only these scenarios"
+    )
     parser.add_argument("--no-reference", action="store_true", help="leave out Prefect 2.20 (no install)")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
-    parser.add_argument("--results", metavar="DIR", type=Path, default=RESULTS,
-                        help=f"where to write latest.md, latest.json and the workers' logs (default: {RESULTS})")
+    parser.add_argument(
+        "--results",
+        metavar="DIR",
+        type=Path,
+        default=RESULTS,
+        help=f"where to write latest.md, latest.json and the workers' logs (default: {RESULTS})",
+    )
     options = parser.parse_args(argv)
     if options.list:
         for name, (_, description) in SCENARIOS.items():
@@ -55,8 +64,13 @@ def main(argv: list[str] | None = None) -> int:
         # A quick run uses the reference when it is installed; a full run installs it.
         ref, ref_note = reference_python(create=not options.quick)
     results: Path = options.results
-    ctx = Context(quick=options.quick, python=sys.executable, reference_python=ref, reference_note=ref_note,
-                  log_dir=results)
+    ctx = Context(
+        quick=options.quick,
+        python=sys.executable,
+        reference_python=ref,
+        reference_note=ref_note,
+        log_dir=results,
+    )
     results.mkdir(parents=True, exist_ok=True)
     for stale in results.glob("*.log"):
         stale.unlink()
@@ -73,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         except Skip as exc:
             skipped[name] = f"skipped: {exc}"
             log(f"{name}: {skipped[name]}")
-        except Exception as exc:  # noqa: BLE001 - one failed scenario must not lose the others
+        except Exception as exc:
             skipped[name] = f"failed: {str(exc).strip().splitlines()[0][:300]}"
             log(f"{name}: {skipped[name]}\n{traceback.format_exc()}")
         log(f"{name}: {time.perf_counter() - t0:.1f}s")
@@ -82,15 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown(rows, skipped, meta)
     print(table)
     (results / "latest.md").write_text(table)
-    (results / "latest.json").write_text(json.dumps(
-        {"meta": meta, "rows": [row.as_json() for row in rows], "skipped": skipped}, indent=2))
+    (results / "latest.json").write_text(
+        json.dumps({"meta": meta, "rows": [row.as_json() for row in rows], "skipped": skipped}, indent=2)
+    )
     log(f"written: {results / 'latest.md'} and latest.json")
     return 0
 
 
 def _machine(ctx: Context, options: argparse.Namespace, seconds: float) -> dict[str, str]:
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True, text=True
+    ).stdout.strip()
     return {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "mode": "quick" if options.quick else "full",
@@ -99,7 +118,9 @@ def _machine(ctx: Context, options: argparse.Namespace, seconds: float) -> dict[
         "cpus": str(os.cpu_count()),
         "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "kernel": platform.release(),
-        "reference": f"Prefect {reference_version(ctx.reference_python)}" if ctx.reference_python else ctx.reference_note,
+        "reference": f"Prefect {reference_version(ctx.reference_python)}"
+        if ctx.reference_python
+        else ctx.reference_note,
         "seconds": f"{seconds:.0f}",
     }
 

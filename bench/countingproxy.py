@@ -57,7 +57,7 @@ class Counter:
             if kind == "begin":
                 self._open[name] = len(self.requests)
             elif kind == "end" and name in self._open:
-                self.marks[name] = self.requests[self._open.pop(name):]
+                self.marks[name] = self.requests[self._open.pop(name) :]
 
 
 class _RequestParser:
@@ -130,9 +130,12 @@ class CountingProxy:
     opens. One asyncio loop in a background thread carries every connection
     (TLS included: asyncio's TLS reads and writes safely at once)."""
 
-    def __init__(self, serve: Callable[..., Awaitable[asyncio.AbstractServer]],
-                 connect: Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]],
-                 half_close: bool) -> None:
+    def __init__(
+        self,
+        serve: Callable[..., Awaitable[asyncio.AbstractServer]],
+        connect: Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]],
+        half_close: bool,
+    ) -> None:
         self._serve_factory = serve
         self.connect = connect
         self.half_close = half_close  # TLS cannot half-close: close instead
@@ -167,7 +170,9 @@ class CountingProxy:
 
     def start(self) -> CountingProxy:
         self._thread.start()
-        self._server = asyncio.run_coroutine_threadsafe(self._serve_factory(self._handle), self._loop).result()
+        self._server = asyncio.run_coroutine_threadsafe(
+            self._serve_factory(self._handle), self._loop
+        ).result()
         self.address = self._server.sockets[0].getsockname()
         return self
 
@@ -221,8 +226,12 @@ class CountingProxy:
                 w.close()
 
 
-async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter,
-                observe: Callable[[bytes], None] | None, half_close: bool) -> None:
+async def _pump(
+    source: asyncio.StreamReader,
+    sink: asyncio.StreamWriter,
+    observe: Callable[[bytes], None] | None,
+    half_close: bool,
+) -> None:
     try:
         while data := await source.read(1 << 16):
             if observe is not None:

@@ -156,7 +156,9 @@ def run_worker(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-                raise RuntimeError(f"worker {mode} took longer than {timeout:.0f}s (log: {log_path})")
+                raise RuntimeError(
+                    f"worker {mode} took longer than {timeout:.0f}s (log: {log_path})"
+                ) from None
         if returncode != 0:
             tail = log_path.read_text(errors="replace").splitlines()[-15:]
             raise RuntimeError(f"worker {mode} exited {returncode}; log {log_path}:\n" + "\n".join(tail))
@@ -187,7 +189,7 @@ def fmt(value: float | None, unit: str) -> str:
         if value < 1:
             return f"{value * 1000:.1f} ms"
         return f"{value:.2f} s"
-    if unit == "requests" or unit == "threads" or unit == "watches":
+    if unit in {"requests", "threads", "watches"}:
         return f"{value:g} {unit}"
     return f"{value:.3g} {unit}"
 

@@ -21,7 +21,9 @@ def reference_python(create: bool) -> tuple[str | None, str]:
         return str(python), ""
     if not create:
         return None, "not installed (a full `bench/run` installs it once)"
-    log(f"one-time install of the reference into {VENV}: pip install {' '.join(REQUIREMENTS)} (a few minutes)")
+    log(
+        f"one-time install of the reference into {VENV}: pip install {' '.join(REQUIREMENTS)} (a few minutes)"
+    )
     base = getattr(sys, "_base_executable", sys.executable)
     try:
         if not python.exists():
@@ -35,5 +37,7 @@ def reference_python(create: bool) -> tuple[str | None, str]:
 
 
 def reference_version(python: str) -> str:
-    got = subprocess.run([python, "-c", "import prefect; print(prefect.__version__)"], capture_output=True, text=True)
+    got = subprocess.run(
+        [python, "-c", "import prefect; print(prefect.__version__)"], capture_output=True, text=True
+    )
     return got.stdout.strip() or "?"

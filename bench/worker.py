@@ -58,7 +58,7 @@ def pairs(a: Callable[[], float], b: Callable[[], float], n: int) -> tuple[list[
 def raise_file_limit() -> None:
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
@@ -78,7 +78,6 @@ def _timed(fn: Callable[[], None]) -> Callable[[], float]:
     return timed
 
 
-
 def timed_process(Process: Any, command: list[str], **fields: Any) -> Callable[[], float]:
     """One timed ``Process(...).run()`` that must succeed."""
 
@@ -91,6 +90,7 @@ def timed_process(Process: Any, command: list[str], **fields: Any) -> Callable[[
 
 def timed_subprocess(command: list[str]) -> Callable[[], float]:
     return _timed(functools.partial(subprocess.run, command, check=True))
+
 
 def per_run(args: dict[str, Any]) -> dict[str, Any]:
     """In-process ``Process(["true"]).run()`` from sync code vs ``subprocess.run``."""
@@ -243,7 +243,9 @@ def _docker_arms(args: dict[str, Any]) -> dict[str, Callable[[], None]]:
             from prefect.infrastructure import DockerContainer as PrefectContainer
 
             def run_prefect() -> None:
-                result = PrefectContainer(image=image, command=["true"], auto_remove=True, labels=labels).run()
+                result = PrefectContainer(
+                    image=image, command=["true"], auto_remove=True, labels=labels
+                ).run()
                 assert result.status_code in (0, -1), result  # -1: Prefect lost the removed container
 
             arms[arm] = run_prefect
@@ -251,7 +253,11 @@ def _docker_arms(args: dict[str, Any]) -> dict[str, Callable[[], None]]:
             cli = args["cli"]
 
             def run_cli() -> None:
-                subprocess.run([cli, "run", "--rm", "--label", "launchbay-bench=1", image, "true"], check=True, stdout=subprocess.DEVNULL)
+                subprocess.run(
+                    [cli, "run", "--rm", "--label", "launchbay-bench=1", image, "true"],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
 
             arms[arm] = run_cli
         elif arm == "docker-py":
@@ -366,7 +372,12 @@ def _kubernetes_arms(args: dict[str, Any]) -> dict[str, Callable[[], dict[str, A
                     result = job.run()
                     seen = _uptime()
                 wall = perf() - started
-                return {"wall": wall, "seen": seen, "exited": _exit_uptime(out.text), "status": result.status_code}
+                return {
+                    "wall": wall,
+                    "seen": seen,
+                    "exited": _exit_uptime(out.text),
+                    "status": result.status_code,
+                }
 
             arms[arm] = run_job
         elif arm == "kubectl":
@@ -390,25 +401,42 @@ def _kubernetes_arms(args: dict[str, Any]) -> dict[str, Callable[[], dict[str, A
 
             def run_kubectl(watch_pod: bool = args.get("watch_pod", False)) -> dict[str, Any]:
                 started = perf()
-                name = subprocess.run(
-                    [kubectl, "create", "-f", "-", "-o", "name"], input=manifest.encode(), check=True, capture_output=True
-                ).stdout.decode().strip()
+                name = (
+                    subprocess.run(
+                        [kubectl, "create", "-f", "-", "-o", "name"],
+                        input=manifest.encode(),
+                        check=True,
+                        capture_output=True,
+                    )
+                    .stdout.decode()
+                    .strip()
+                )
                 pod_seen: dict[str, float] = {}
                 watcher = None
                 if watch_pod:
-                    watcher = threading.Thread(target=_watch_pod_succeeded, args=(namespace, name.split("/")[-1], pod_seen))
+                    watcher = threading.Thread(
+                        target=_watch_pod_succeeded, args=(namespace, name.split("/")[-1], pod_seen)
+                    )
                     watcher.start()
                 subprocess.run(
                     [kubectl, "wait", "-n", namespace, "--for=condition=complete", "--timeout=180s", name],
-                    check=True, capture_output=True,
+                    check=True,
+                    capture_output=True,
                 )
                 seen = _uptime()
-                logs = subprocess.run([kubectl, "logs", "-n", namespace, name], check=True, capture_output=True).stdout.decode()
+                logs = subprocess.run(
+                    [kubectl, "logs", "-n", namespace, name], check=True, capture_output=True
+                ).stdout.decode()
                 wall = perf() - started
                 if watcher is not None:
                     watcher.join(30)
-                return {"wall": wall, "seen": seen, "exited": _exit_uptime(logs), "status": 0,
-                        "pod_succeeded_seen": pod_seen.get("at")}
+                return {
+                    "wall": wall,
+                    "seen": seen,
+                    "exited": _exit_uptime(logs),
+                    "status": 0,
+                    "pod_succeeded_seen": pod_seen.get("at"),
+                }
 
             arms[arm] = run_kubectl
         else:
@@ -424,8 +452,9 @@ def _watch_pod_succeeded(namespace: str, job_name: str, seen: dict[str, float]) 
     config.load_kube_config()
     core = client.CoreV1Api()
     stream = watch.Watch()
-    for event in stream.stream(core.list_namespaced_pod, namespace, label_selector=f"job-name={job_name}",
-                               timeout_seconds=120):
+    for event in stream.stream(
+        core.list_namespaced_pod, namespace, label_selector=f"job-name={job_name}", timeout_seconds=120
+    ):
         if event["object"].status.phase == "Succeeded":
             seen["at"] = _uptime()
             stream.stop()
@@ -464,8 +493,11 @@ def kubernetes_count(args: dict[str, Any]) -> dict[str, Any]:
 
         async def one() -> None:
             job = KubernetesJob(
-                image=args["image"], command=["sh", "-c", "sleep 2"], namespace=args["namespace"],
-                labels={"launchbay-bench": "1"}, stream_output=False,
+                image=args["image"],
+                command=["sh", "-c", "sleep 2"],
+                namespace=args["namespace"],
+                labels={"launchbay-bench": "1"},
+                stream_output=False,
             )
             await job.run()
 

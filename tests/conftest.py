@@ -22,7 +22,9 @@ def require(condition: bool, reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def launchbay_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def launchbay_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Every test gets its own LAUNCHBAY_HOME and no inherited LAUNCHBAY_* settings."""
     home = tmp_path_factory.mktemp("launchbay-home") / "home"
     for key in list(os.environ):

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.netproxy import ForwardingProxy, unix_endpoints
 from tests.conftest import require
+from tests.netproxy import ForwardingProxy, unix_endpoints
 
 TEST_IMAGE = os.environ.get("LAUNCHBAY_TEST_DOCKER_IMAGE", "launchbay-test/busybox:1.35")
 TEST_LABEL = "launchbay.io/test-run"  # becomes io.launchbay.test-run on containers
@@ -39,7 +39,7 @@ def _engine_reachable() -> tuple[bool, str]:
         client.images.get(TEST_IMAGE)
         client.close()
         return True, ""
-    except Exception as exc:  # noqa: BLE001 - any failure means "not usable"
+    except Exception as exc:
         return False, f"{type(exc).__name__}: {exc}"
 
 
@@ -81,7 +81,7 @@ def remove_test_containers(client: Any, run_id: str | None = None) -> None:
     for container in client.containers.list(all=True, filters={"label": selector}):
         try:
             container.remove(force=True)
-        except Exception:  # noqa: BLE001 - already gone (auto-remove)
+        except Exception:
             pass
 
 
@@ -177,6 +177,7 @@ def read_line_matching(stream: Any, pattern: str, timeout: float = 60) -> re.Mat
 
 # --- a proxy in front of the engine: counts requests, can cut connections ---------------
 
+
 class DockerProxy(ForwardingProxy):
     """A Unix-socket proxy to the engine's socket. Tests point DOCKER_HOST at
     it to count API requests, to cut every open connection (what clients see
@@ -270,7 +271,9 @@ class RegistryImages:
         mine = self.repository + ":"
         for image in self.client.images.list(name=self.repository):
             references = [t for t in image.tags if t.startswith(mine)]
-            references += [d for d in image.attrs.get("RepoDigests") or [] if d.startswith(self.repository + "@")]
+            references += [
+                d for d in image.attrs.get("RepoDigests") or [] if d.startswith(self.repository + "@")
+            ]
             for reference in references:
                 try:
                     self.client.images.remove(reference)
@@ -334,12 +337,25 @@ class PrivateEngine:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [
-                    "dockerd", "--data-root", str(self.directory / "data"),
-                    "--exec-root", str(self.directory / "exec"), "--pidfile", str(self.pidfile),
-                    "-H", self.url, "--bridge", self.bridge, "--iptables=false", "--ip-masq=false",
+                    "dockerd",
+                    "--data-root",
+                    str(self.directory / "data"),
+                    "--exec-root",
+                    str(self.directory / "exec"),
+                    "--pidfile",
+                    str(self.pidfile),
+                    "-H",
+                    self.url,
+                    "--bridge",
+                    self.bridge,
+                    "--iptables=false",
+                    "--ip-masq=false",
                     "--live-restore",
                 ],
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -350,7 +366,7 @@ class PrivateEngine:
                 client.ping()
                 client.close()
                 return
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:
                 time.sleep(0.2)
         raise AssertionError(f"the private dockerd did not start: {self.log.read_text()[-3000:]}")
 
@@ -396,7 +412,7 @@ def private_engine(docker_client: Any) -> Iterator[PrivateEngine]:
                 for container in client.containers.list(all=True):
                     container.remove(force=True)
                 client.close()
-            except Exception:  # noqa: BLE001 - best effort
+            except Exception:
                 pass
         engine.stop()
         engine.delete_bridge()

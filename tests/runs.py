@@ -23,4 +23,3 @@ def run_while(job: Any, action: Callable[[str], Awaitable[Any]]) -> tuple[str, A
         return pid, results[0], outcome
 
     return anyio.run(main)
-

@@ -9,7 +9,7 @@ import pytest
 
 from launchbay import FlowRun, Process
 
-FLOWS = '''
+FLOWS = """
 import asyncio
 
 def add(a, b=1):
@@ -21,7 +21,7 @@ async def greet(name):
 
 def boom():
     raise RuntimeError("flow failed on purpose")
-'''
+"""
 
 
 @pytest.fixture
@@ -35,23 +35,31 @@ def _engine(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "launchbay.engine"],
         env={**os.environ, "LAUNCHBAY__FLOW_RUN_ID": "abc", **env},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
 def test_runs_a_file_entrypoint_with_json_parameters(flows_file: Path) -> None:
-    done = _engine({"LAUNCHBAY__FLOW_ENTRYPOINT": f"{flows_file}:add", "LAUNCHBAY__FLOW_PARAMETERS": '{"a": 40, "b": 2}'})
+    done = _engine(
+        {"LAUNCHBAY__FLOW_ENTRYPOINT": f"{flows_file}:add", "LAUNCHBAY__FLOW_PARAMETERS": '{"a": 40, "b": 2}'}
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "42"
 
 
 def test_runs_an_async_function(flows_file: Path) -> None:
-    done = _engine({"LAUNCHBAY__FLOW_ENTRYPOINT": f"{flows_file}:greet", "LAUNCHBAY__FLOW_PARAMETERS": '{"name": "bay"}'})
+    done = _engine(
+        {"LAUNCHBAY__FLOW_ENTRYPOINT": f"{flows_file}:greet", "LAUNCHBAY__FLOW_PARAMETERS": '{"name": "bay"}'}
+    )
     assert done.returncode == 0 and done.stdout.strip() == "hello bay"
 
 
 def test_runs_a_module_entrypoint() -> None:
-    done = _engine({"LAUNCHBAY__FLOW_ENTRYPOINT": "json:dumps", "LAUNCHBAY__FLOW_PARAMETERS": '{"obj": [1, 2]}'})
+    done = _engine(
+        {"LAUNCHBAY__FLOW_ENTRYPOINT": "json:dumps", "LAUNCHBAY__FLOW_PARAMETERS": '{"obj": [1, 2]}'}
+    )
     assert done.returncode == 0 and done.stdout.strip() == "[1, 2]"
 
 
@@ -68,7 +76,10 @@ def test_an_exception_exits_1_with_its_traceback(flows_file: Path) -> None:
         ({"LAUNCHBAY__FLOW_ENTRYPOINT": "nocolon"}, "Invalid entrypoint"),
         ({"LAUNCHBAY__FLOW_ENTRYPOINT": "/nowhere/x.py:f"}, "does not exist"),
         ({"LAUNCHBAY__FLOW_ENTRYPOINT": "json:nothing"}, "has no function 'nothing'"),
-        ({"LAUNCHBAY__FLOW_ENTRYPOINT": "json:dumps", "LAUNCHBAY__FLOW_PARAMETERS": "[1]"}, "must be a JSON object"),
+        (
+            {"LAUNCHBAY__FLOW_ENTRYPOINT": "json:dumps", "LAUNCHBAY__FLOW_PARAMETERS": "[1]"},
+            "must be a JSON object",
+        ),
     ],
 )
 def test_bad_environment_is_a_clear_error(env: dict[str, str], message: str) -> None:

@@ -41,22 +41,51 @@ def _check(ctx: Context) -> tuple[str, str]:
         raise Skip("no kubectl on PATH")
     kubeconfig = find_kubeconfig()
     for _ in range(3):
-        ping = subprocess.run([kubectl, "--kubeconfig", kubeconfig, "--request-timeout=5s", "get", "namespace",
-                               "kube-system", "-o", "name"], capture_output=True, text=True)
+        ping = subprocess.run(
+            [
+                kubectl,
+                "--kubeconfig",
+                kubeconfig,
+                "--request-timeout=5s",
+                "get",
+                "namespace",
+                "kube-system",
+                "-o",
+                "name",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if ping.returncode == 0:
             break
         time.sleep(2)
     else:
         raise Skip(f"the cluster in {kubeconfig} does not answer: {ping.stderr.strip()[:200]}")
-    probe = subprocess.run([ctx.python, "-c", "from launchbay import KubernetesJob"], capture_output=True, text=True)
+    probe = subprocess.run(
+        [ctx.python, "-c", "from launchbay import KubernetesJob"], capture_output=True, text=True
+    )
     if probe.returncode != 0:
         raise Skip("launchbay.KubernetesJob is not importable yet: " + probe.stderr.strip().splitlines()[-1])
     return kubectl, kubeconfig
 
 
 def _cleanup(kubectl: str, kubeconfig: str) -> None:
-    subprocess.run([kubectl, "--kubeconfig", kubeconfig, "delete", "jobs", "-n", NAMESPACE, "-l", "launchbay-bench=1",
-                    "--wait=false", "--cascade=background"], capture_output=True)
+    subprocess.run(
+        [
+            kubectl,
+            "--kubeconfig",
+            kubeconfig,
+            "delete",
+            "jobs",
+            "-n",
+            NAMESPACE,
+            "-l",
+            "launchbay-bench=1",
+            "--wait=false",
+            "--cascade=background",
+        ],
+        capture_output=True,
+    )
 
 
 def kubernetes_run(ctx: Context) -> list[Row]:
@@ -64,11 +93,22 @@ def kubernetes_run(ctx: Context) -> list[Row]:
     env = worker_environment({"KUBECONFIG": kubeconfig})
     args: dict[str, Any] = {"image": IMAGE, "namespace": NAMESPACE, "kubectl": kubectl, "n": ctx.pick(5, 1)}
     try:
-        lb = run_worker(ctx, ctx.python, "kubernetes_time", {**args, "arms": ["launchbay", "kubectl"], "watch_pod": True},
-                        env=env)
+        lb = run_worker(
+            ctx,
+            ctx.python,
+            "kubernetes_time",
+            {**args, "arms": ["launchbay", "kubectl"], "watch_pod": True},
+            env=env,
+        )
         ref: dict[str, list[dict[str, Any]]] = {}
         if ctx.reference_python:
-            ref = run_worker(ctx, ctx.reference_python, "kubernetes_time", {**args, "arms": ["prefect"], "n": ctx.pick(3, 1)}, env=env)
+            ref = run_worker(
+                ctx,
+                ctx.reference_python,
+                "kubernetes_time",
+                {**args, "arms": ["prefect"], "n": ctx.pick(3, 1)},
+                env=env,
+            )
         counts = _count_requests(ctx, kubectl, kubeconfig, concurrent=ctx.pick(4, 2))
     finally:
         _cleanup(kubectl, kubeconfig)
@@ -76,49 +116,90 @@ def kubernetes_run(ctx: Context) -> list[Row]:
     def latencies(runs: list[dict[str, Any]]) -> list[float]:
         return [r["seen"] - r["exited"] for r in runs if r.get("exited") is not None]
 
-    seen = Row("kubernetes", "Kubernetes: job completion seen after the pod exits", "`kubectl wait --for=condition=complete`",
-               "s", "<= 1 s", ratio_wanted=False)
-    seen.samples = {"launchbay": latencies(lb["launchbay"]), "baseline": latencies(lb["kubectl"]),
-                    "reference": latencies(ref.get("prefect", []))}
+    seen = Row(
+        "kubernetes",
+        "Kubernetes: job completion seen after the pod exits",
+        "`kubectl wait --for=condition=complete`",
+        "s",
+        "<= 1 s",
+        ratio_wanted=False,
+    )
+    seen.samples = {
+        "launchbay": latencies(lb["launchbay"]),
+        "baseline": latencies(lb["kubectl"]),
+        "reference": latencies(ref.get("prefect", [])),
+    }
     seen.launchbay, seen.baseline = median(seen.samples["launchbay"]), median(seen.samples["baseline"])
     seen.reference = median(seen.samples["reference"])
     seen.met = seen.launchbay is not None and seen.launchbay <= 1.0
-    pod_seen = median([r["pod_succeeded_seen"] - r["exited"] for r in lb["kubectl"]
-                       if r.get("pod_succeeded_seen") is not None and r.get("exited") is not None])
+    pod_seen = median(
+        [
+            r["pod_succeeded_seen"] - r["exited"]
+            for r in lb["kubectl"]
+            if r.get("pod_succeeded_seen") is not None and r.get("exited") is not None
+        ]
+    )
     seen.note = "the pod prints /proc/uptime as it exits (10 ms resolution)"
     if pod_seen is not None:
-        seen.note += (f"; in the kubectl runs a pod watch saw the pod Succeeded {pod_seen:.2f} s after it exited "
-                      "(kubelet and API server latency, which no client can beat)")
+        seen.note += (
+            f"; in the kubectl runs a pod watch saw the pod Succeeded {pod_seen:.2f} s after it exited "
+            "(kubelet and API server latency, which no client can beat)"
+        )
     bad = [r["status"] for r in lb["launchbay"] if r["status"] != 0]
     if bad:
         seen.note += f"; launchbay status codes {bad}"
         seen.met = False
 
-    wall = Row("kubernetes", "Kubernetes: `run()` of a 1 s job, create to result with logs",
-               "`kubectl create` + `wait` + `logs`", "s", "report")
-    wall.samples = {"launchbay": [r["wall"] for r in lb["launchbay"]], "baseline": [r["wall"] for r in lb["kubectl"]],
-                    "reference": [r["wall"] for r in ref.get("prefect", [])]}
+    wall = Row(
+        "kubernetes",
+        "Kubernetes: `run()` of a 1 s job, create to result with logs",
+        "`kubectl create` + `wait` + `logs`",
+        "s",
+        "report",
+    )
+    wall.samples = {
+        "launchbay": [r["wall"] for r in lb["launchbay"]],
+        "baseline": [r["wall"] for r in lb["kubectl"]],
+        "reference": [r["wall"] for r in ref.get("prefect", [])],
+    }
     wall.launchbay, wall.baseline = median(wall.samples["launchbay"]), median(wall.samples["baseline"])
     wall.reference = median(wall.samples["reference"])
 
     what_run = "first run in a process" if ctx.quick else "second run in a process"
-    requests = Row("kubernetes", f"Kubernetes API requests per run (create to result, logs included; {what_run})",
-                   "kubectl create + wait + logs", "requests", "report; minimise", ratio_wanted=False)
+    requests = Row(
+        "kubernetes",
+        f"Kubernetes API requests per run (create to result, logs included; {what_run})",
+        "kubectl create + wait + logs",
+        "requests",
+        "report; minimise",
+        ratio_wanted=False,
+    )
     requests.launchbay, requests.baseline = counts.get("launchbay"), counts.get("kubectl")
     requests.reference = counts.get("prefect")
-    requests.note = "; ".join(f"{name}: {', '.join(paths)}" for name, paths in counts["paths"].items()
-                              if not name.endswith("-concurrent"))
+    requests.note = "; ".join(
+        f"{name}: {', '.join(paths)}"
+        for name, paths in counts["paths"].items()
+        if not name.endswith("-concurrent")
+    )
 
     m = ctx.pick(4, 2)
-    watches = Row("kubernetes", f"Kubernetes: watch requests for {m} concurrent runs", "—", "watches",
-                  "shared watches", ratio_wanted=False)
+    watches = Row(
+        "kubernetes",
+        f"Kubernetes: watch requests for {m} concurrent runs",
+        "—",
+        "watches",
+        "shared watches",
+        ratio_wanted=False,
+    )
     watches.launchbay = counts.get("launchbay-concurrent-watches")
     watches.reference = counts.get("prefect-concurrent-watches")
     if watches.launchbay is not None:
         single = counts.get("launchbay-watches", 0)
         watches.met = watches.launchbay < m * max(single, 1)
-        watches.note = (f"one run alone: {single} watch request(s); all requests for {m} runs: "
-                        f"launchbay {counts.get('launchbay-concurrent')}, reference {counts.get('prefect-concurrent', '—')}")
+        watches.note = (
+            f"one run alone: {single} watch request(s); all requests for {m} runs: "
+            f"launchbay {counts.get('launchbay-concurrent')}, reference {counts.get('prefect-concurrent', '—')}"
+        )
     return [seen, wall, requests, watches]
 
 
@@ -134,7 +215,9 @@ def _ssl_context(config: dict[str, Any], tmp: Path) -> tuple[str, int, ssl.SSLCo
     server = urlsplit(cluster["server"])
     if "client-certificate-data" not in user:
         raise Skip("request counting needs a kubeconfig with a client certificate")
-    ssl_context = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    ssl_context = ssl.create_default_context(
+        cadata=base64.b64decode(cluster["certificate-authority-data"]).decode()
+    )
     cert, key = tmp / "client.crt", tmp / "client.key"
     cert.write_bytes(base64.b64decode(user["client-certificate-data"]))
     key.write_bytes(base64.b64decode(user["client-key-data"]))
@@ -152,20 +235,50 @@ def _count_requests(ctx: Context, kubectl: str, kubeconfig: str, concurrent: int
     with CountingProxy.for_tls_server(host, port, context) as proxy:
         proxy_host, proxy_port = proxy.address  # type: ignore[misc]
         proxied = tmp / "kubeconfig"
-        proxied.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "bench",
-            "clusters": [{"name": "bench", "cluster": {"server": f"http://{proxy_host}:{proxy_port}"}}],
-            "users": [{"name": "bench", "user": {"username": "bench", "password": "unused"}}],
-            "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "bench", "namespace": NAMESPACE}}],
-        }))
+        proxied.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "bench",
+                    "clusters": [
+                        {"name": "bench", "cluster": {"server": f"http://{proxy_host}:{proxy_port}"}}
+                    ],
+                    "users": [{"name": "bench", "user": {"username": "bench", "password": "unused"}}],
+                    "contexts": [
+                        {
+                            "name": "bench",
+                            "context": {"cluster": "bench", "user": "bench", "namespace": NAMESPACE},
+                        }
+                    ],
+                }
+            )
+        )
         env = worker_environment({"KUBECONFIG": str(proxied)})
-        args = {"image": IMAGE, "namespace": NAMESPACE, "kubectl": kubectl, "proxy_host": proxy_host,
-                "proxy_port": proxy_port, "concurrent": concurrent, "warm": not ctx.quick}
-        run_worker(ctx, ctx.python, "kubernetes_count",
-                   {**args, "arms": ["launchbay", "kubectl"], "concurrent_arms": ["launchbay"]}, env=env)
+        args = {
+            "image": IMAGE,
+            "namespace": NAMESPACE,
+            "kubectl": kubectl,
+            "proxy_host": proxy_host,
+            "proxy_port": proxy_port,
+            "concurrent": concurrent,
+            "warm": not ctx.quick,
+        }
+        run_worker(
+            ctx,
+            ctx.python,
+            "kubernetes_count",
+            {**args, "arms": ["launchbay", "kubectl"], "concurrent_arms": ["launchbay"]},
+            env=env,
+        )
         if ctx.reference_python:
-            run_worker(ctx, ctx.reference_python, "kubernetes_count",
-                       {**args, "arms": ["prefect"], "concurrent_arms": [] if ctx.quick else ["prefect"]}, env=env)
+            run_worker(
+                ctx,
+                ctx.reference_python,
+                "kubernetes_count",
+                {**args, "arms": ["prefect"], "concurrent_arms": [] if ctx.quick else ["prefect"]},
+                env=env,
+            )
     for name, requests in proxy.counter.marks.items():
         counts[name] = len(requests)
         counts[f"{name}-watches"] = sum(1 for r in requests if r.is_watch)
@@ -175,5 +288,9 @@ def _count_requests(ctx: Context, kubectl: str, kubeconfig: str, concurrent: int
 
 def _short(path: str) -> str:
     base, _, query = path.partition("?")
-    flags = [q for q in query.split("&") if q.split("=")[0] in ("watch", "follow", "labelSelector", "fieldSelector")]
+    flags = [
+        q
+        for q in query.split("&")
+        if q.split("=")[0] in ("watch", "follow", "labelSelector", "fieldSelector")
+    ]
     return base + (f" ({', '.join(flags)})" if flags else "")

@@ -30,8 +30,17 @@ def import_time(ctx: Context) -> list[Row]:
         arms["reference_baseline"] = lambda: time_command([ref, "-c", "import subprocess"], env)
         limits = {"reference": ctx.pick(8, 1), "reference_baseline": ctx.pick(8, 1)}
     samples = alternate(arms, ctx.pick(30, 6), limits)
-    return [_row("import", '`python -c "import launchbay"`', '`python -c "import subprocess"`', "<= 4x", 4.0, samples,
-                 ref_what="`import prefect`")]
+    return [
+        _row(
+            "import",
+            '`python -c "import launchbay"`',
+            '`python -c "import subprocess"`',
+            "<= 4x",
+            4.0,
+            samples,
+            ref_what="`import prefect`",
+        )
+    ]
 
 
 def cli_run(ctx: Context) -> list[Row]:
@@ -50,9 +59,17 @@ def cli_run(ctx: Context) -> list[Row]:
         arms["reference_baseline"] = lambda: time_command([ref, "-c", one_liner], env)
         limits = {"reference": ctx.pick(8, 1), "reference_baseline": ctx.pick(8, 1)}
     samples = alternate(arms, ctx.pick(30, 6), limits)
-    return [_row("cli", "`launchbay run -- true`, whole process",
-                 "`python -c` running `subprocess.run([\"true\"])`", "<= 5x", 5.0, samples,
-                 ref_what="`python -c` running Prefect's `Process(command=[\"true\"]).run()`")]
+    return [
+        _row(
+            "cli",
+            "`launchbay run -- true`, whole process",
+            '`python -c` running `subprocess.run(["true"])`',
+            "<= 5x",
+            5.0,
+            samples,
+            ref_what='`python -c` running Prefect\'s `Process(command=["true"]).run()`',
+        )
+    ]
 
 
 def per_run(ctx: Context) -> list[Row]:
@@ -70,20 +87,42 @@ def _per_run(ctx: Context, working_dir: bool) -> list[Row]:
     ref: list[float] = []
     ref_base: list[float] = []
     for _ in range(ctx.pick(3, 1)):
-        got = run_worker(ctx, ctx.python, "per_run", {"impl": "launchbay", "n": n, "working_dir": working_dir})
+        got = run_worker(
+            ctx, ctx.python, "per_run", {"impl": "launchbay", "n": n, "working_dir": working_dir}
+        )
         impl += got["impl"]
         base += got["baseline"]
         if ctx.reference_python and not (ctx.quick and working_dir):
-            got = run_worker(ctx, ctx.reference_python, "per_run",
-                             {"impl": "prefect", "n": max(n // 3, 20), "working_dir": working_dir})
+            got = run_worker(
+                ctx,
+                ctx.reference_python,
+                "per_run",
+                {"impl": "prefect", "n": max(n // 3, 20), "working_dir": working_dir},
+            )
             ref += got["impl"]
             ref_base += got["baseline"]
     samples = {"launchbay": impl, "baseline": base, "reference": ref, "reference_baseline": ref_base}
     if working_dir:
-        return [_row("per-run", 'the same with `working_dir` set (no fresh temporary directory to create and remove)',
-                     '`subprocess.run(["true"])`', "(<= 1.5x)", 1.5, samples)]
-    return [_row("per-run", 'in-process `Process(command=["true"]).run()`, per run', '`subprocess.run(["true"])`',
-                 "<= 1.5x", 1.5, samples)]
+        return [
+            _row(
+                "per-run",
+                "the same with `working_dir` set (no fresh temporary directory to create and remove)",
+                '`subprocess.run(["true"])`',
+                "(<= 1.5x)",
+                1.5,
+                samples,
+            )
+        ]
+    return [
+        _row(
+            "per-run",
+            'in-process `Process(command=["true"]).run()`, per run',
+            '`subprocess.run(["true"])`',
+            "<= 1.5x",
+            1.5,
+            samples,
+        )
+    ]
 
 
 class _Drain:
@@ -127,8 +166,13 @@ def relay(ctx: Context) -> list[Row]:
             python = ctx.python if who == "launchbay" else ctx.reference_python
             runs = reps if who == "launchbay" else max(1, reps - 1)
             drain = _Drain()
-            got = run_worker(ctx, python, "relay", {"impl": "launchbay" if who == "launchbay" else "prefect", "size": size, "reps": runs},
-                             popen_hook=drain.attach)
+            got = run_worker(
+                ctx,
+                python,
+                "relay",
+                {"impl": "launchbay" if who == "launchbay" else "prefect", "size": size, "reps": runs},
+                popen_hook=drain.attach,
+            )
             drain.join()
             expected = 2 * runs * size
             if drain.size != expected:
@@ -141,9 +185,17 @@ def relay(ctx: Context) -> list[Row]:
                 ref_base += got["baseline"]
     samples = {"launchbay": impl, "baseline": base, "reference": ref, "reference_baseline": ref_base}
     label = f"{size >> 30} GiB" if size >= 1 << 30 else f"{size >> 20} MiB"
-    row = _row("relay", f"relaying {label} of output to our stdout (a pipe)", "the child writing straight to it",
-               "<= 1.2x", 1.2, samples)
-    notes = [f"throughput: launchbay {size / median(impl) / 1e6:.0f} MB/s, direct {size / median(base) / 1e6:.0f} MB/s"]
+    row = _row(
+        "relay",
+        f"relaying {label} of output to our stdout (a pipe)",
+        "the child writing straight to it",
+        "<= 1.2x",
+        1.2,
+        samples,
+    )
+    notes = [
+        f"throughput: launchbay {size / median(impl) / 1e6:.0f} MB/s, direct {size / median(base) / 1e6:.0f} MB/s"
+    ]
     if ref:
         notes.append(f"reference {size / median(ref) / 1e6:.0f} MB/s")
     row.note = "; ".join(notes + lost)
@@ -155,13 +207,26 @@ def relay(ctx: Context) -> list[Row]:
 def kill(ctx: Context) -> list[Row]:
     """`Process().kill(pid, grace_seconds=30)` of a `sleep` that exits on SIGTERM."""
     got = run_worker(ctx, ctx.python, "kill", {"impl": "launchbay", "n": ctx.pick(30, 6)})
-    samples = {"launchbay": got["impl"], "baseline": got["baseline"], "reference": [], "reference_baseline": []}
+    samples = {
+        "launchbay": got["impl"],
+        "baseline": got["baseline"],
+        "reference": [],
+        "reference_baseline": [],
+    }
     if ctx.reference_python:
         # Prefect's kill takes seconds: no warm-up rounds.
-        ref = run_worker(ctx, ctx.reference_python, "kill", {"impl": "prefect", "n": ctx.pick(4, 1), "warmup": 0})
+        ref = run_worker(
+            ctx, ctx.reference_python, "kill", {"impl": "prefect", "n": ctx.pick(4, 1), "warmup": 0}
+        )
         samples["reference"], samples["reference_baseline"] = ref["impl"], ref["baseline"]
-    row = _row("kill", "`kill()` of a process that exits on SIGTERM (grace 30 s)", "`os.killpg(SIGTERM)` + reap",
-               "<= 0.05 s", None, samples)
+    row = _row(
+        "kill",
+        "`kill()` of a process that exits on SIGTERM (grace 30 s)",
+        "`os.killpg(SIGTERM)` + reap",
+        "<= 0.05 s",
+        None,
+        samples,
+    )
     row.ratio_wanted = False
     row.met = row.launchbay is not None and row.launchbay <= 0.05
     return [row]
@@ -181,31 +246,55 @@ def concurrency(ctx: Context) -> list[Row]:
             python = ctx.reference_python if arm == "prefect" else ctx.python
             got = run_worker(ctx, python, "concurrent", {"impl": arm, "count": count, "seconds": seconds})
             runs[arm].append(got)
-    failures = [f"{arm}: {r['ok']}/{r['count']} ok" for arm in arms for r in runs[arm] if r["ok"] != r["count"]]
+    failures = [
+        f"{arm}: {r['ok']}/{r['count']} ok" for arm in arms for r in runs[arm] if r["ok"] != r["count"]
+    ]
     what = f"{count} concurrent `sleep {seconds:g}` runs from one process"
-    wall = _row("concurrency", f"{what}: wall time", "bare `anyio.run_process`", "<= 1.1x", 1.1, {
-        "launchbay": [r["wall"] for r in runs["launchbay"]],
-        "baseline": [r["wall"] for r in runs["anyio"]],
-        "reference": [r["wall"] for r in runs.get("prefect", [])],
-        "reference_baseline": [],
-    })
+    wall = _row(
+        "concurrency",
+        f"{what}: wall time",
+        "bare `anyio.run_process`",
+        "<= 1.1x",
+        1.1,
+        {
+            "launchbay": [r["wall"] for r in runs["launchbay"]],
+            "baseline": [r["wall"] for r in runs["anyio"]],
+            "reference": [r["wall"] for r in runs.get("prefect", [])],
+            "reference_baseline": [],
+        },
+    )
     wall.note = "; ".join(failures)
     if failures:
         wall.met = False
-    threads = Row("concurrency", f"{what}: peak threads", "bare `anyio.run_process`", "threads", "<= 10",
-                  ratio_wanted=False)
+    threads = Row(
+        "concurrency",
+        f"{what}: peak threads",
+        "bare `anyio.run_process`",
+        "threads",
+        "<= 10",
+        ratio_wanted=False,
+    )
     threads.launchbay = max(r["peak_threads"] for r in runs["launchbay"])
     threads.baseline = max(r["peak_threads"] for r in runs["anyio"])
     if runs.get("prefect"):
         threads.reference = max(r["peak_threads"] for r in runs["prefect"])
     threads.met = threads.launchbay <= 10
-    threads.note = ("the baseline's threads are asyncio's child watcher, one per child "
-                    f"(Python {sys.version_info.major}.{sys.version_info.minor})")
+    threads.note = (
+        "the baseline's threads are asyncio's child watcher, one per child "
+        f"(Python {sys.version_info.major}.{sys.version_info.minor})"
+    )
     return [wall, threads]
 
 
-def _row(key: str, what: str, baseline_name: str, target: str, limit: float | None,
-         samples: dict[str, list[float]], ref_what: str = "") -> Row:
+def _row(
+    key: str,
+    what: str,
+    baseline_name: str,
+    target: str,
+    limit: float | None,
+    samples: dict[str, list[float]],
+    ref_what: str = "",
+) -> Row:
     row = Row(key, what, baseline_name, "s", target)
     row.samples = samples
     row.launchbay = median(samples.get("launchbay", []))

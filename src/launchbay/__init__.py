@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "KubernetesClusterConfig": "launchbay.blocks.kubernetes",
     "Infrastructure": "launchbay.infrastructure.base",
     "InfrastructureResult": "launchbay.infrastructure.base",
+    "ExitReason": "launchbay._internal.exits",
     "Block": "launchbay.blocks.core",
     "InfrastructureNotFound": "launchbay.exceptions",
     "InfrastructureNotAvailable": "launchbay.exceptions",
@@ -34,7 +35,29 @@ _EXPORTS: dict[str, str] = {
     "get_current_settings": "launchbay.settings",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [
+    "Block",
+    "Deployment",
+    "DockerContainer",
+    "DockerContainerResult",
+    "DockerRegistry",
+    "ExitReason",
+    "Flow",
+    "FlowRun",
+    "ImagePullPolicy",
+    "Infrastructure",
+    "InfrastructureNotAvailable",
+    "InfrastructureNotFound",
+    "InfrastructureResult",
+    "KubernetesClusterConfig",
+    "KubernetesImagePullPolicy",
+    "KubernetesJob",
+    "KubernetesJobResult",
+    "Process",
+    "ProcessResult",
+    "__version__",
+    "get_current_settings",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -51,6 +74,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
+    from launchbay._internal.exits import ExitReason
     from launchbay.blocks.core import Block
     from launchbay.blocks.docker import DockerRegistry
     from launchbay.blocks.kubernetes import KubernetesClusterConfig

@@ -33,8 +33,7 @@ def load_entrypoint(entrypoint: str) -> Callable[..., Any]:
     path_or_module, sep, function_name = entrypoint.rpartition(":")
     if not sep or not path_or_module or not function_name:
         raise EngineError(
-            f"Invalid entrypoint {entrypoint!r}: expected path/to/file.py:function "
-            "or package.module:function"
+            f"Invalid entrypoint {entrypoint!r}: expected path/to/file.py:function or package.module:function"
         )
     if path_or_module.endswith(".py") or os.sep in path_or_module or "/" in path_or_module:
         path = Path(path_or_module).expanduser().resolve()

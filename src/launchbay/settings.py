@@ -9,48 +9,16 @@ library would.
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-ENV_PREFIX = "LAUNCHBAY_"
-
-# field -> (default, description); the order is the order of the model's fields.
-FIELDS: dict[str, tuple[Any, str]] = {
-    "home": (Path("~/.launchbay"), "Where launchbay keeps its files."),
-    "api_url": (None, "URL of an API the launched work should call back to."),
-    "api_dns_name": (None, "Name that replaces localhost in the API URL given to Kubernetes jobs."),
-    "database_url": (None, "Block store: sqlite:///path or postgresql://... (default: SQLite file in HOME)."),
-    "logging_level": ("INFO", "Level of launchbay's own logs."),
-    "kubernetes_cluster_uid": (None, "Cluster UID used in Kubernetes infrastructure pids."),
-}
-
-
-def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The settings set in the environment, by field name, as given."""
-    environ = os.environ if environ is None else environ
-    found: dict[str, str] = {}
-    for key, value in environ.items():
-        if len(key) > len(ENV_PREFIX) and key[: len(ENV_PREFIX)].upper() == ENV_PREFIX:
-            name = key[len(ENV_PREFIX) :].lower()
-            if name in FIELDS:
-                found[name] = value
-    return found
-
-
-def normalize_home(value: Path) -> Path:
-    return value.expanduser()
-
-
-def normalize_logging_level(value: str) -> str:
-    level = value.upper()
-    if not isinstance(logging.getLevelName(level), int):
-        raise ValueError(
-            f"{value!r} is not a logging level; use DEBUG, INFO, WARNING, ERROR or CRITICAL"
-        )
-    return level
+from launchbay._internal.settings_source import (
+    ENV_PREFIX,
+    FIELDS,
+    normalize_home,
+    normalize_logging_level,
+    read_environment,
+)
 
 
 def _light_value(name: str, raw: str) -> str:

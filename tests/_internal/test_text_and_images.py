@@ -40,8 +40,14 @@ def test_slugify_with_custom_pattern_and_length() -> None:
 def test_stable_hash_is_stable_across_processes() -> None:
     here = stable_hash("echo", "hello")
     there = subprocess.run(
-        [sys.executable, "-c", "from launchbay._internal.text import stable_hash; print(stable_hash('echo', 'hello'))"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "from launchbay._internal.text import stable_hash; print(stable_hash('echo', 'hello'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert here == there and len(here) == 8
     assert stable_hash("ab", "c") != stable_hash("a", "bc")

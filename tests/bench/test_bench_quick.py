@@ -17,9 +17,20 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_quick_bench_prints_and_writes_a_table_of_process_rows(tmp_path: Path) -> None:
     done = subprocess.run(
-        [str(ROOT / "bench" / "run"), "--quick", "--no-reference", "--results", str(tmp_path),
-         "--only", "import", "per-run", "kill"],
-        capture_output=True, text=True, timeout=300,
+        [
+            str(ROOT / "bench" / "run"),
+            "--quick",
+            "--no-reference",
+            "--results",
+            str(tmp_path),
+            "--only",
+            "import",
+            "per-run",
+            "kill",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "LAUNCHBAY_BENCH_PYTHON": sys.executable},
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -69,7 +69,9 @@ class TestBlock:
 @pytest.mark.docker
 @pytest.mark.registry
 class TestLogin:
-    def test_get_docker_client_is_logged_in(self, docker_client: Any, registry: dict[str, str], registry_images: RegistryImages) -> None:
+    def test_get_docker_client_is_logged_in(
+        self, docker_client: Any, registry: dict[str, str], registry_images: RegistryImages
+    ) -> None:
         registry_images.push("v1")
         client = DockerRegistry(
             username=registry["username"], password=registry["password"], registry_url=registry["address"]
@@ -81,7 +83,9 @@ class TestLogin:
             client.close()
         assert registry_images.local_id("v1") is not None
 
-    def test_a_wrong_password_names_the_registry_not_the_password(self, docker_client: Any, registry: dict[str, str]) -> None:
+    def test_a_wrong_password_names_the_registry_not_the_password(
+        self, docker_client: Any, registry: dict[str, str]
+    ) -> None:
         with pytest.raises(InfrastructureError) as caught:
             block(username=registry["username"], registry_url=registry["address"]).get_docker_client()
         message = str(caught.value)

@@ -12,13 +12,23 @@ from launchbay import Block, KubernetesClusterConfig
 from launchbay.blocks.kubernetes import MASK
 
 
-def kubeconfig(server: str = "https://k8s.example:6443", *, contexts: tuple[str, ...] = ("dev", "prod"), current: str | None = "dev") -> dict:
+def kubeconfig(
+    server: str = "https://k8s.example:6443",
+    *,
+    contexts: tuple[str, ...] = ("dev", "prod"),
+    current: str | None = "dev",
+) -> dict:
     config: dict = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": f"c-{name}", "cluster": {"server": f"{server}/{name}", "insecure-skip-tls-verify": True}} for name in contexts],
+        "clusters": [
+            {"name": f"c-{name}", "cluster": {"server": f"{server}/{name}", "insecure-skip-tls-verify": True}}
+            for name in contexts
+        ],
         "users": [{"name": f"u-{name}", "user": {"token": f"secret-token-{name}"}} for name in contexts],
-        "contexts": [{"name": name, "context": {"cluster": f"c-{name}", "user": f"u-{name}"}} for name in contexts],
+        "contexts": [
+            {"name": name, "context": {"cluster": f"c-{name}", "user": f"u-{name}"}} for name in contexts
+        ],
     }
     if current:
         config["current-context"] = current
@@ -61,12 +71,16 @@ def test_from_file_expands_user_and_resolves(kubeconfig_file: Path, monkeypatch:
     assert block.context_name == "dev"
 
 
-def test_from_file_default_location_respects_kubeconfig(kubeconfig_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_from_file_default_location_respects_kubeconfig(
+    kubeconfig_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig_file))
     assert KubernetesClusterConfig.from_file().config == kubeconfig()
 
 
-def test_from_file_default_location_is_home_kube_config(kubeconfig_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_from_file_default_location_is_home_kube_config(
+    kubeconfig_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / ".kube").mkdir()
@@ -113,7 +127,14 @@ def test_credentials_never_printed_but_stored(kubeconfig_file: Path) -> None:
             "user": {
                 "client-key-data": "PRIVATE-KEY",
                 "password": "hunter2",
-                "auth-provider": {"name": "oidc", "config": {"id-token": "ID-TOKEN", "client-secret": "CS", "idp-issuer-url": "https://idp"}},
+                "auth-provider": {
+                    "name": "oidc",
+                    "config": {
+                        "id-token": "ID-TOKEN",
+                        "client-secret": "CS",
+                        "idp-issuer-url": "https://idp",
+                    },
+                },
                 "exec": {"command": "aws", "env": [{"name": "AWS_SECRET", "value": "AWS-SECRET"}]},
             },
         }
@@ -143,7 +164,9 @@ def test_get_api_client_leaves_global_configuration_alone(kubeconfig_file: Path)
     assert Configuration.get_default_copy().host == before
 
 
-def test_configure_client_sets_global_configuration(kubeconfig_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_configure_client_sets_global_configuration(
+    kubeconfig_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from kubernetes.client import ApiClient, Configuration
 
     monkeypatch.setattr(Configuration, "_default", None)  # restored after the test
@@ -152,6 +175,8 @@ def test_configure_client_sets_global_configuration(kubeconfig_file: Path, monke
 
 
 def test_invalid_config_gives_a_clear_error() -> None:
-    block = KubernetesClusterConfig(config={"contexts": [{"name": "x", "context": {"cluster": "nope", "user": "nope"}}]}, context_name="x")
+    block = KubernetesClusterConfig(
+        config={"contexts": [{"name": "x", "context": {"cluster": "nope", "user": "nope"}}]}, context_name="x"
+    )
     with pytest.raises(ValueError, match="Invalid kubeconfig for context 'x'"):
         block.get_api_client()

@@ -24,8 +24,7 @@ for i in range(int(sys.argv[3])):
 
 def _concurrent_writers(url: str, prefix: str, count: int = 60) -> None:
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, url, f"{prefix}{n}", str(count)])
-        for n in range(3)
+        subprocess.Popen([sys.executable, "-c", WRITER, url, f"{prefix}{n}", str(count)]) for n in range(3)
     ]
     assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
 

@@ -20,8 +20,9 @@ LAUNCHBAY = shutil.which("launchbay") or str(Path(sys.executable).parent / "laun
 
 
 def launchbay(*args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([LAUNCHBAY, *args], capture_output=True, text=True, input=input, timeout=timeout, env={**os.environ})
-
+    return subprocess.run(
+        [LAUNCHBAY, *args], capture_output=True, text=True, input=input, timeout=timeout, env={**os.environ}
+    )
 
 
 def test_run_prints_output_and_exits_0() -> None:
@@ -38,7 +39,20 @@ def test_run_exits_with_the_commands_status_code() -> None:
 
 
 def test_run_env_labels_name_working_dir(tmp_path: Path) -> None:
-    done = launchbay("run", "-q", "-e", "GREETING=hi there", "--name", "greeter", "--working-dir", str(tmp_path), "--", "sh", "-c", 'echo "$GREETING"; pwd')
+    done = launchbay(
+        "run",
+        "-q",
+        "-e",
+        "GREETING=hi there",
+        "--name",
+        "greeter",
+        "--working-dir",
+        str(tmp_path),
+        "--",
+        "sh",
+        "-c",
+        'echo "$GREETING"; pwd',
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["hi there", str(tmp_path)]
     assert done.stderr == ""
@@ -68,7 +82,16 @@ def test_preview_prints_env_and_command() -> None:
 
 
 def test_help_everywhere() -> None:
-    for args in (["--help"], ["run", "--help"], ["preview", "--help"], ["kill", "--help"], ["attach", "--help"], ["block", "--help"], ["block", "save", "--help"], ["block", "ls", "--help"]):
+    for args in (
+        ["--help"],
+        ["run", "--help"],
+        ["preview", "--help"],
+        ["kill", "--help"],
+        ["attach", "--help"],
+        ["block", "--help"],
+        ["block", "save", "--help"],
+        ["block", "ls", "--help"],
+    ):
         done = launchbay(*args)
         assert done.returncode == 0 and "Usage" in done.stdout, args
 
@@ -77,7 +100,9 @@ def test_help_everywhere() -> None:
 def test_kill_from_another_shell_ends_the_run_and_its_grandchildren(tmp_path: Path) -> None:
     marker = tmp_path / "grandchild.pid"
     tree = f"sleep 300 & echo $! > {marker}; wait"
-    run = subprocess.Popen([LAUNCHBAY, "run", "--", "sh", "-c", tree], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [LAUNCHBAY, "run", "--", "sh", "-c", tree], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     infra_pid = None
     assert run.stderr is not None
     for line in run.stderr:
@@ -100,7 +125,11 @@ def test_kill_from_another_shell_ends_the_run_and_its_grandchildren(tmp_path: Pa
 
 def test_sigterm_to_launchbay_stops_the_run(tmp_path: Path) -> None:
     marker = tmp_path / "pid"
-    run = subprocess.Popen([LAUNCHBAY, "run", "--", "sh", "-c", f"echo $$ > {marker}; sleep 300"], stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [LAUNCHBAY, "run", "--", "sh", "-c", f"echo $$ > {marker}; sleep 300"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     while not (marker.exists() and marker.read_text().strip()):
         time.sleep(0.02)
     child = int(marker.read_text())
@@ -121,7 +150,9 @@ def test_one_gib_of_output_passes_byte_identical() -> None:
     expected = hashlib.sha256(direct).hexdigest()
     assert len(direct) == 1 << 30
     del direct
-    proc = subprocess.Popen([LAUNCHBAY, "run", "-q", "--", sys.executable, "-c", generator], stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [LAUNCHBAY, "run", "-q", "--", sys.executable, "-c", generator], stdout=subprocess.PIPE
+    )
     assert proc.stdout is not None
     digest, size = hashlib.sha256(), 0
     while chunk := proc.stdout.read(1 << 20):
@@ -192,8 +223,15 @@ def test_import_launchbay_stays_light() -> None:
 def test_a_saved_secret_never_shows_in_inspect_load_preview_or_logs(launchbay_home: Path) -> None:
     secret = "pw-Zq81-never-print"
     saved = launchbay(
-        "block", "save", "docker-registry", "private",
-        "--username", "me", "--password-stdin", "--registry-url", "127.0.0.1:1",
+        "block",
+        "save",
+        "docker-registry",
+        "private",
+        "--username",
+        "me",
+        "--password-stdin",
+        "--registry-url",
+        "127.0.0.1:1",
         input=secret + "\n",
     )
     assert saved.returncode == 0, saved.stderr

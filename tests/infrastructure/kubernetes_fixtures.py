@@ -72,7 +72,7 @@ def cluster() -> Iterator[Cluster]:
     api_client = config.new_client_from_config(config_file=kubeconfig)
     try:
         kube_system = client.CoreV1Api(api_client).read_namespace("kube-system", _request_timeout=10)
-    except Exception as exc:  # noqa: BLE001 - any failure means no cluster
+    except Exception as exc:
         require(False, f"the cluster of {kubeconfig} is unreachable: {exc}")
         raise
     if DEVCLUSTER.is_file():  # the test image comes from the local Docker Engine
@@ -94,7 +94,9 @@ def make_namespace(cluster: Cluster, prefix: str) -> str:
     # Pods need the namespace's default service account, made by a controller.
     cluster.wait_for(
         f"the default service account of {name}",
-        lambda: any(sa.metadata.name == "default" for sa in cluster.core.list_namespaced_service_account(name).items),
+        lambda: any(
+            sa.metadata.name == "default" for sa in cluster.core.list_namespaced_service_account(name).items
+        ),
     )
     return name
 
@@ -116,6 +118,8 @@ def make_job(namespace: str) -> Callable[..., Any]:
         fields.setdefault("image", IMAGE)
         fields.setdefault("image_pull_policy", "IfNotPresent")
         fields.setdefault("namespace", namespace)
-        return KubernetesJob(command=command, customizations=[RUN_ONCE, QUICK_EXIT, *customizations], **fields)
+        return KubernetesJob(
+            command=command, customizations=[RUN_ONCE, QUICK_EXIT, *customizations], **fields
+        )
 
     return make

@@ -46,7 +46,9 @@ def test_prepare_for_flow_run_sets_env_labels_name_command() -> None:
 def test_prepare_for_flow_run_keeps_the_blocks_own_values() -> None:
     flow_run = FlowRun()
     block = Process(
-        name="mine", command=["echo"], env={"LAUNCHBAY__FLOW_RUN_ID": "x"},
+        name="mine",
+        command=["echo"],
+        env={"LAUNCHBAY__FLOW_RUN_ID": "x"},
         labels={"launchbay.io/flow-run-name": "custom"},
     )
     prepared = block.prepare_for_flow_run(flow_run)

@@ -18,8 +18,6 @@ from typing import Any
 
 import anyio
 import pytest
-
-from tests.runs import run_while
 from pydantic import ValidationError
 
 from launchbay import (
@@ -45,6 +43,7 @@ from tests.docker_fixtures import (  # noqa: F401 - fixtures
     test_labels,
     unique_name,
 )
+from tests.runs import run_while
 
 PID_PATTERN = re.compile(r"^unix:///var/run/docker\.sock:[0-9a-f]{64}$")
 
@@ -226,7 +225,9 @@ class TestRun:
         assert PID_PATTERN.match(result.identifier)
         assert docker_client.containers.get(container_id(result)).attrs["State"]["ExitCode"] == code
 
-    def test_output_is_streamed_completely(self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]) -> None:
+    def test_output_is_streamed_completely(
+        self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]
+    ) -> None:
         script = "printf first; echo ' line'; echo to-stderr >&2; i=0; while [ $i -lt 200 ]; do echo line $i; i=$((i+1)); done; printf last"
         result = make(test_labels, command=["sh", "-c", script]).run()
         out, err = capfd.readouterr()
@@ -235,25 +236,35 @@ class TestRun:
         assert out == expected
         assert "to-stderr\n" in err
 
-    def test_first_and_last_bytes_of_a_short_life(self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]) -> None:
+    def test_first_and_last_bytes_of_a_short_life(
+        self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]
+    ) -> None:
         for attempt in range(5):
             result = make(test_labels, command=["printf", f"only-{attempt}"]).run()
             assert result.status_code == 0
             assert capfd.readouterr().out == f"only-{attempt}"
 
-    def test_large_output(self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]) -> None:
+    def test_large_output(
+        self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]
+    ) -> None:
         size = 4_000_000
-        result = make(test_labels, command=["sh", "-c", f"head -c {size} /dev/zero | tr '\\0' x; printf END"]).run()
+        result = make(
+            test_labels, command=["sh", "-c", f"head -c {size} /dev/zero | tr '\\0' x; printf END"]
+        ).run()
         out = capfd.readouterr().out
         assert result.status_code == 0
         assert len(out) == size + 3 and out.endswith("xEND") and set(out[:-3]) == {"x"}
 
-    def test_no_output_without_stream_output(self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]) -> None:
+    def test_no_output_without_stream_output(
+        self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]
+    ) -> None:
         result = make(test_labels, command=["sh", "-c", "echo hidden; exit 3"], stream_output=False).run()
         assert result.status_code == 3
         assert "hidden" not in capfd.readouterr().out
 
-    def test_status_is_logged(self, docker_client: Any, test_labels: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    def test_status_is_logged(
+        self, docker_client: Any, test_labels: dict[str, str], caplog: pytest.LogCaptureFixture
+    ) -> None:
         caplog.set_level(logging.INFO, "launchbay")
         name = unique_name()
         make(test_labels, name=name, command=["sh", "-c", "exit 5"], stream_output=False).run()
@@ -262,7 +273,9 @@ class TestRun:
         assert f"Docker container '{name}' has status 'exited'" in caplog.text
         assert "exited with status code: 5" in caplog.text
 
-    def test_settings_as_docker_sees_them(self, docker_client: Any, test_labels: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_settings_as_docker_sees_them(
+        self, docker_client: Any, test_labels: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv("LAUNCHBAY_LOGGING_LEVEL", "DEBUG")
         monkeypatch.setenv("INHERITED_BY_PROCESSES_ONLY", "1")
         name = unique_name("settings")
@@ -298,7 +311,9 @@ class TestRun:
         # The engine (20.10.24+dfsg1 here) resolved host-gateway inside the container.
         assert re.search(r"^\S+\s+host\.docker\.internal$", (tmp_path / "hosts").read_text(), re.M)
 
-    def test_privileged(self, docker_client: Any, test_labels: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_privileged(
+        self, docker_client: Any, test_labels: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """Some hosts (like this CI VM, whose capability bounding set lacks
         CAP_SYS_RESOURCE) cannot start privileged containers at all; the engine
         must get the setting either way."""
@@ -310,7 +325,9 @@ class TestRun:
         monkeypatch.setattr(module, "_remove_quietly", keep)  # keep a container that cannot start
         name = unique_name("privileged")
         try:
-            result = make(test_labels, name=name, privileged=True, command=["sh", "-c", "exit 0"], stream_output=False).run()
+            result = make(
+                test_labels, name=name, privileged=True, command=["sh", "-c", "exit 0"], stream_output=False
+            ).run()
             assert result.status_code == 0
         except InfrastructureError as exc:
             assert "apply caps" in str(exc)
@@ -329,7 +346,9 @@ class TestRun:
         result = make(test_labels, name=raw, command=["true"], stream_output=False).run()
         assert docker_client.containers.get(container_id(result)).name == raw[1:-2] + "-x"
 
-    def test_networks_first_at_creation_then_the_others(self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]) -> None:
+    def test_networks_first_at_creation_then_the_others(
+        self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]
+    ) -> None:
         created = [
             docker_client.networks.create(unique_name("net"), labels={"io.launchbay.test-run": "1"})
             for _ in range(2)
@@ -351,21 +370,33 @@ class TestRun:
             for network in created:
                 network.remove()
 
-    def test_network_mode_none(self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]) -> None:
+    def test_network_mode_none(
+        self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]
+    ) -> None:
         result = make(test_labels, network_mode="none", command=["ls", "/sys/class/net"]).run()
         assert capfd.readouterr().out.split() == ["lo"]
         assert docker_client.containers.get(container_id(result)).attrs["HostConfig"]["NetworkMode"] == "none"
 
-    def test_host_network_when_the_api_url_is_local(self, docker_client: Any, test_labels: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_host_network_when_the_api_url_is_local(
+        self, docker_client: Any, test_labels: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv("LAUNCHBAY_API_URL", "http://127.0.0.1:4200/api")
         result = make(test_labels, command=["true"], stream_output=False).run()
         attrs = docker_client.containers.get(container_id(result)).attrs
         assert attrs["HostConfig"]["NetworkMode"] == "host"
         assert "LAUNCHBAY_API_URL=http://127.0.0.1:4200/api" in attrs["Config"]["Env"]
 
-    def test_api_url_rewritten_on_a_bridge(self, docker_client: Any, test_labels: dict[str, str], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    def test_api_url_rewritten_on_a_bridge(
+        self,
+        docker_client: Any,
+        test_labels: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str],
+    ) -> None:
         monkeypatch.setenv("LAUNCHBAY_API_URL", "http://localhost:4200/api")
-        result = make(test_labels, network_mode="bridge", command=["sh", "-c", "echo $LAUNCHBAY_API_URL"]).run()
+        result = make(
+            test_labels, network_mode="bridge", command=["sh", "-c", "echo $LAUNCHBAY_API_URL"]
+        ).run()
         assert capfd.readouterr().out == "http://host.docker.internal:4200/api\n"
         assert result.status_code == 0
 
@@ -377,7 +408,9 @@ class TestRun:
         with pytest.raises(docker.errors.NotFound):
             docker_client.containers.get(container_id(result))
 
-    def test_oom_kill_is_reported(self, docker_client: Any, test_labels: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    def test_oom_kill_is_reported(
+        self, docker_client: Any, test_labels: dict[str, str], caplog: pytest.LogCaptureFixture
+    ) -> None:
         # The shell holds 64 MiB in a variable under an 8 MiB limit (swap
         # included), so the kernel kills it. It waits 0.2 s first: on cgroup v1
         # the engine only hears of OOM kills once containerd watches the new
@@ -405,9 +438,16 @@ class TestRun:
             make(test_labels, command=["no-such-command"]).run()
         assert caught.value.exit_code == 127
         # The container that could not start is not left behind.
-        assert docker_client.containers.list(all=True, filters={"label": f"io.launchbay.test-run={test_labels['launchbay.io/test-run']}"}) == []
+        assert (
+            docker_client.containers.list(
+                all=True, filters={"label": f"io.launchbay.test-run={test_labels['launchbay.io/test-run']}"}
+            )
+            == []
+        )
 
-    def test_task_status_reports_the_pid_before_the_end(self, docker_client: Any, test_labels: dict[str, str]) -> None:
+    def test_task_status_reports_the_pid_before_the_end(
+        self, docker_client: Any, test_labels: dict[str, str]
+    ) -> None:
         container = make(test_labels, command=["sh", "-c", "sleep 1; exit 2"], stream_output=False)
         seen: dict[str, Any] = {}
 
@@ -426,7 +466,9 @@ class TestRun:
         assert seen["result"].identifier == seen["pid"]
         assert seen["result"].status_code == 2
 
-    def test_cancelling_the_run_stops_the_container(self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]) -> None:
+    def test_cancelling_the_run_stops_the_container(
+        self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]
+    ) -> None:
         script = 'trap "echo stopping; exit 0" TERM; echo started; while :; do sleep 0.1; done'
         container = make(test_labels, command=["sh", "-c", script])
 
@@ -443,7 +485,9 @@ class TestRun:
         # What the container wrote while stopping arrives too, and nothing twice.
         assert capfd.readouterr().out == "started\nstopping\n"
 
-    def test_a_container_removed_while_watched_ends_the_run(self, docker_client: Any, test_labels: dict[str, str]) -> None:
+    def test_a_container_removed_while_watched_ends_the_run(
+        self, docker_client: Any, test_labels: dict[str, str]
+    ) -> None:
         container = make(test_labels, command=["sh", "-c", "echo up; while :; do sleep 0.1; done"])
         outcome: dict[str, Any] = {}
 
@@ -454,16 +498,23 @@ class TestRun:
                     outcome["result"] = await container.run(task_status=task_status)
 
                 pid = await tg.start(run)
-                await anyio.to_thread.run_sync(lambda: docker_client.containers.get(pid.rsplit(":", 1)[1]).remove(force=True))
+                await anyio.to_thread.run_sync(
+                    lambda: docker_client.containers.get(pid.rsplit(":", 1)[1]).remove(force=True)
+                )
 
         anyio.run(main)
         # The engine reports the kill before the removal; had the exit been
         # missed, the result would be -1 with a warning. Never a crash.
-        assert (outcome["result"].status_code, outcome["result"].reason) in ((137, "SIGKILL"), (-1, "container removed"))
+        assert (outcome["result"].status_code, outcome["result"].reason) in (
+            (137, "SIGKILL"),
+            (-1, "container removed"),
+        )
 
     def test_flow_run_labels_on_the_container(self, docker_client: Any, test_labels: dict[str, str]) -> None:
         flow_run = FlowRun(name="calm-heron")
-        container = make(test_labels, command=["true"], stream_output=False, name=unique_name()).prepare_for_flow_run(flow_run)
+        container = make(
+            test_labels, command=["true"], stream_output=False, name=unique_name()
+        ).prepare_for_flow_run(flow_run)
         result = container.run()
         attrs = docker_client.containers.get(container_id(result)).attrs
         assert attrs["Config"]["Labels"]["io.launchbay.flow-run-id"] == str(flow_run.id)
@@ -480,7 +531,9 @@ class TestEngineErrors:
         assert message.startswith("Could not connect to Docker at unix://")
         assert "DOCKER_HOST" in message
 
-    def test_missing_image_under_never(self, docker_client: Any, docker_proxy: DockerProxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_missing_image_under_never(
+        self, docker_client: Any, docker_proxy: DockerProxy, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv("DOCKER_HOST", docker_proxy.url)
         image = "launchbay-test/absent:1"
         with pytest.raises(InfrastructureError) as caught:
@@ -500,7 +553,9 @@ class TestEngineErrors:
 
 @pytest.mark.docker
 class TestKill:
-    def test_kill_with_grace_from_another_process(self, docker_client: Any, test_labels: dict[str, str]) -> None:
+    def test_kill_with_grace_from_another_process(
+        self, docker_client: Any, test_labels: dict[str, str]
+    ) -> None:
         script = 'trap "echo got TERM; exit 42" TERM; echo ready; while :; do sleep 0.1; done'
         process, pid = launch_in_subprocess(make(test_labels, command=["sh", "-c", script]))
         try:
@@ -516,7 +571,9 @@ class TestKill:
 
     def test_grace_ends_with_sigkill(self, docker_client: Any, test_labels: dict[str, str]) -> None:
         # A shell as PID 1 without a trap ignores SIGTERM: the engine kills it after the grace.
-        process, pid = launch_in_subprocess(make(test_labels, command=["sh", "-c", "echo ready; while :; do sleep 0.1; done"]))
+        process, pid = launch_in_subprocess(
+            make(test_labels, command=["sh", "-c", "echo ready; while :; do sleep 0.1; done"])
+        )
         try:
             read_line_matching(process.stdout, r"^ready$")
             DockerContainer().kill(pid, grace_seconds=1)
@@ -542,7 +599,9 @@ class TestKill:
 
 @pytest.mark.docker
 class TestAttach:
-    def test_attach_after_the_launcher_was_killed(self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]) -> None:
+    def test_attach_after_the_launcher_was_killed(
+        self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]
+    ) -> None:
         script = "echo before; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo after; exit 7"
         process, pid = launch_in_subprocess(make(test_labels, command=["sh", "-c", script]))
         read_line_matching(process.stdout, r"^before$")
@@ -566,14 +625,20 @@ class TestAttach:
         assert outcome["result"].status_code == 7
         assert capfd.readouterr().out == "before\nafter\n"
 
-    def test_attach_to_a_finished_container(self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]) -> None:
-        result = make(test_labels, command=["sh", "-c", "echo out; echo err >&2; exit 9"], stream_output=False).run()
+    def test_attach_to_a_finished_container(
+        self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        result = make(
+            test_labels, command=["sh", "-c", "echo out; echo err >&2; exit 9"], stream_output=False
+        ).run()
         attached = DockerContainer().attach(result.identifier)
         out, err = capfd.readouterr()
         assert attached.status_code == 9
         assert out == "out\n" and err.endswith("err\n")
 
-    def test_attach_to_a_restarted_container_ignores_its_earlier_exit(self, docker_client: Any, test_labels: dict[str, str]) -> None:
+    def test_attach_to_a_restarted_container_ignores_its_earlier_exit(
+        self, docker_client: Any, test_labels: dict[str, str]
+    ) -> None:
         script = "if [ -e /tmp/second ]; then while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 5; fi; touch /tmp/second; exit 3"
         first = make(test_labels, command=["sh", "-c", script], stream_output=False).run()
         assert first.status_code == 3
@@ -584,12 +649,16 @@ class TestAttach:
             async with anyio.create_task_group() as tg:
 
                 async def attach(*, task_status: Any) -> None:
-                    outcome["result"] = await DockerContainer(stream_output=False).attach(first.identifier, task_status=task_status)
+                    outcome["result"] = await DockerContainer(stream_output=False).attach(
+                        first.identifier, task_status=task_status
+                    )
 
                 await tg.start(attach)
                 await anyio.sleep(0.5)
                 outcome["still_waiting"] = "result" not in outcome
-                await anyio.to_thread.run_sync(lambda: docker_client.containers.get(container_id(first)).exec_run(["touch", "/tmp/go"]))
+                await anyio.to_thread.run_sync(
+                    lambda: docker_client.containers.get(container_id(first)).exec_run(["touch", "/tmp/go"])
+                )
 
         anyio.run(main)
         assert outcome["still_waiting"]
@@ -614,7 +683,15 @@ class TestAttach:
 
 @pytest.mark.docker
 class TestResilience:
-    def test_the_wait_survives_dropped_connections(self, docker_client: Any, docker_proxy: DockerProxy, test_labels: dict[str, str], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    def test_the_wait_survives_dropped_connections(
+        self,
+        docker_client: Any,
+        docker_proxy: DockerProxy,
+        test_labels: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
         """Every connection to the engine is cut and new ones refused for a
         while (what a client sees while the daemon restarts); the run still
         reports the exit code and every line of output, once."""
@@ -641,7 +718,13 @@ class TestResilience:
         assert "Reconnected to Docker" in caplog.text
 
     @pytest.mark.slow
-    def test_the_wait_survives_a_daemon_restart(self, private_engine: PrivateEngine, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    def test_the_wait_survives_a_daemon_restart(
+        self,
+        private_engine: PrivateEngine,
+        monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
         """A real dockerd restart (live-restore keeps the container running):
         the run reconnects, re-checks its container, and still reports every
         byte of output and the exit code."""
@@ -662,7 +745,9 @@ class TestResilience:
         assert capfd.readouterr().out == "one\ntwo\nthree"
         assert "Reconnected to Docker" in caplog.text
 
-    def test_many_containers_from_one_process_without_a_thread_each(self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]) -> None:
+    def test_many_containers_from_one_process_without_a_thread_each(
+        self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]
+    ) -> None:
         count = 20
         flag = f"/tmp/{uuid.uuid4().hex}"
         threads_while_running: dict[str, int] = {}
@@ -676,7 +761,11 @@ class TestResilience:
                     async def run(index: int = index, *, task_status: Any) -> None:
                         container = make(
                             test_labels,
-                            command=["sh", "-c", f"echo start-{index}; while [ ! -e {flag} ]; do sleep 0.1; done; echo end-{index}; exit {index}"],
+                            command=[
+                                "sh",
+                                "-c",
+                                f"echo start-{index}; while [ ! -e {flag} ]; do sleep 0.1; done; echo end-{index}; exit {index}",
+                            ],
                         )
                         results[index] = await container.run(task_status=task_status)
 
@@ -700,7 +789,13 @@ class TestResilience:
         for index in range(count):
             assert f"start-{index}\n" in out and f"end-{index}\n" in out
 
-    def test_a_run_makes_few_api_requests(self, docker_client: Any, docker_proxy: DockerProxy, test_labels: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_a_run_makes_few_api_requests(
+        self,
+        docker_client: Any,
+        docker_proxy: DockerProxy,
+        test_labels: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
         """The docker CLI's `docker run --rm` makes 5 requests; so does a first run."""
         monkeypatch.setenv("DOCKER_HOST", docker_proxy.url)
         result = make(test_labels, command=["true"]).run()
@@ -711,7 +806,13 @@ class TestResilience:
         make(test_labels, command=["true"]).run()
         assert len(docker_proxy.requests) <= 3, docker_proxy.requests  # the engine's versions are known
 
-    def test_a_local_image_is_not_pulled(self, docker_client: Any, docker_proxy: DockerProxy, test_labels: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_a_local_image_is_not_pulled(
+        self,
+        docker_client: Any,
+        docker_proxy: DockerProxy,
+        test_labels: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
         monkeypatch.setenv("DOCKER_HOST", docker_proxy.url)
         assert make(test_labels, command=["true"], stream_output=False).run().status_code == 0
         assert not any("/images/" in r for r in docker_proxy.requests), docker_proxy.requests

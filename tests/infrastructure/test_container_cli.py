@@ -28,7 +28,9 @@ LAUNCHBAY = shutil.which("launchbay") or str(Path(sys.executable).parent / "laun
 
 
 def launchbay(*args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([LAUNCHBAY, *args], capture_output=True, text=True, input=input, timeout=timeout, env={**os.environ})
+    return subprocess.run(
+        [LAUNCHBAY, *args], capture_output=True, text=True, input=input, timeout=timeout, env={**os.environ}
+    )
 
 
 def label_flag(test_labels: dict[str, str]) -> list[str]:
@@ -43,10 +45,33 @@ def container_of(docker_client: Any, stderr: str) -> Any:
 class TestPreview:
     def test_preview_with_every_docker_flag(self) -> None:
         done = launchbay(
-            "preview", "--docker", "127.0.0.1:5000/app:v1", "--pull", "always", "--volume", "/srv:/data:ro",
-            "--network", "front", "--network", "back", "--mem-limit", "256m", "--memswap-limit", "-1",
-            "--privileged", "--auto-remove", "--name", "nightly job", "-e", "A=1", "-l", "example.com/team=x",
-            "--", "sh", "-c", "echo hi",
+            "preview",
+            "--docker",
+            "127.0.0.1:5000/app:v1",
+            "--pull",
+            "always",
+            "--volume",
+            "/srv:/data:ro",
+            "--network",
+            "front",
+            "--network",
+            "back",
+            "--mem-limit",
+            "256m",
+            "--memswap-limit",
+            "-1",
+            "--privileged",
+            "--auto-remove",
+            "--name",
+            "nightly job",
+            "-e",
+            "A=1",
+            "-l",
+            "example.com/team=x",
+            "--",
+            "sh",
+            "-c",
+            "echo hi",
         )
         assert done.returncode == 0, done.stderr
         preview = json.loads(done.stdout)
@@ -65,7 +90,15 @@ class TestPreview:
         assert config["HostConfig"]["NetworkMode"] == "front"
         assert preview["connect_networks"] == ["back"]
 
-    @pytest.mark.parametrize(("flag", "policy"), [("never", "NEVER"), ("if-not-present", "IF_NOT_PRESENT"), ("missing", "IF_NOT_PRESENT"), ("IF_NOT_PRESENT", "IF_NOT_PRESENT")])
+    @pytest.mark.parametrize(
+        ("flag", "policy"),
+        [
+            ("never", "NEVER"),
+            ("if-not-present", "IF_NOT_PRESENT"),
+            ("missing", "IF_NOT_PRESENT"),
+            ("IF_NOT_PRESENT", "IF_NOT_PRESENT"),
+        ],
+    )
     def test_pull_spellings(self, flag: str, policy: str) -> None:
         done = launchbay("preview", "--docker", "busybox", "--pull", flag, "--", "true")
         assert json.loads(done.stdout)["image_pull_policy"] == policy
@@ -80,9 +113,38 @@ class TestPreview:
         assert "Traceback" not in done.stderr
 
     def test_blocks_saved_from_flags(self) -> None:
-        done = launchbay("block", "save", "docker-registry", "my-reg", "--username", "ci", "--password-stdin", "--registry-url", "127.0.0.1:5000", input="sup3r-secret\n")
+        done = launchbay(
+            "block",
+            "save",
+            "docker-registry",
+            "my-reg",
+            "--username",
+            "ci",
+            "--password-stdin",
+            "--registry-url",
+            "127.0.0.1:5000",
+            input="sup3r-secret\n",
+        )
         assert done.returncode == 0, done.stderr
-        done = launchbay("block", "save", "docker-container", "my-job", "--docker", TEST_IMAGE, "--pull", "never", "--mem-limit", "64m", "--volume", "/a:/b", "--registry", "my-reg", "--", "echo", "hi")
+        done = launchbay(
+            "block",
+            "save",
+            "docker-container",
+            "my-job",
+            "--docker",
+            TEST_IMAGE,
+            "--pull",
+            "never",
+            "--mem-limit",
+            "64m",
+            "--volume",
+            "/a:/b",
+            "--registry",
+            "my-reg",
+            "--",
+            "echo",
+            "hi",
+        )
         assert done.returncode == 0, done.stderr
         from launchbay import DockerContainer
 
@@ -100,17 +162,38 @@ class TestPreview:
 @pytest.mark.docker
 class TestRun:
     def test_echo_and_exit_code(self, docker_client: Any, test_labels: dict[str, str]) -> None:
-        done = launchbay("run", "--docker", TEST_IMAGE, *label_flag(test_labels), "--", "sh", "-c", "echo hi; exit 4")
+        done = launchbay(
+            "run", "--docker", TEST_IMAGE, *label_flag(test_labels), "--", "sh", "-c", "echo hi; exit 4"
+        )
         assert done.stdout == "hi\n"
         assert done.returncode == 4
         assert container_of(docker_client, done.stderr).attrs["State"]["ExitCode"] == 4
 
-    def test_run_with_flags_as_docker_sees_them(self, docker_client: Any, test_labels: dict[str, str], tmp_path: Path) -> None:
+    def test_run_with_flags_as_docker_sees_them(
+        self, docker_client: Any, test_labels: dict[str, str], tmp_path: Path
+    ) -> None:
         name = unique_name("cli")
         done = launchbay(
-            "run", "--docker", TEST_IMAGE, "--pull", "never", "--name", name, "--volume", f"{tmp_path}:/out",
-            "--network-mode", "none", "--mem-limit", "32m", "--memswap-limit", "64m", *label_flag(test_labels),
-            "--", "sh", "-c", "echo from-container > /out/f",
+            "run",
+            "--docker",
+            TEST_IMAGE,
+            "--pull",
+            "never",
+            "--name",
+            name,
+            "--volume",
+            f"{tmp_path}:/out",
+            "--network-mode",
+            "none",
+            "--mem-limit",
+            "32m",
+            "--memswap-limit",
+            "64m",
+            *label_flag(test_labels),
+            "--",
+            "sh",
+            "-c",
+            "echo from-container > /out/f",
         )
         assert done.returncode == 0, done.stderr
         attrs = docker_client.containers.get(name).attrs
@@ -121,12 +204,28 @@ class TestRun:
 
     def test_auto_remove_and_oom(self, docker_client: Any, test_labels: dict[str, str]) -> None:
         done = launchbay(
-            "run", "--docker", TEST_IMAGE, "--auto-remove", "--mem-limit", "8m", "--memswap-limit", "8m", *label_flag(test_labels),
-            "--", "sh", "-c", "sleep 0.2; x=$(head -c 64m /dev/zero | tr '\\0' a)",
+            "run",
+            "--docker",
+            TEST_IMAGE,
+            "--auto-remove",
+            "--mem-limit",
+            "8m",
+            "--memswap-limit",
+            "8m",
+            *label_flag(test_labels),
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.2; x=$(head -c 64m /dev/zero | tr '\\0' a)",
         )
         assert done.returncode == 137
         assert "OOMKilled" in done.stderr
-        assert docker_client.containers.list(all=True, filters={"label": f"io.launchbay.test-run={test_labels[TEST_LABEL]}"}) == []
+        assert (
+            docker_client.containers.list(
+                all=True, filters={"label": f"io.launchbay.test-run={test_labels[TEST_LABEL]}"}
+            )
+            == []
+        )
 
     def test_missing_image_under_never(self, docker_client: Any) -> None:
         done = launchbay("run", "--docker", "launchbay-test/absent:9", "--pull", "never", "--", "true")
@@ -143,16 +242,29 @@ class TestRun:
 
     def test_kill_and_attach_from_other_shells(self, docker_client: Any, test_labels: dict[str, str]) -> None:
         runner = subprocess.Popen(
-            [LAUNCHBAY, "run", "--docker", TEST_IMAGE, *label_flag(test_labels), "--", "sh", "-c",
-             'trap "echo stopping; exit 5" TERM; echo ready; while :; do sleep 0.1; done'],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                LAUNCHBAY,
+                "run",
+                "--docker",
+                TEST_IMAGE,
+                *label_flag(test_labels),
+                "--",
+                "sh",
+                "-c",
+                'trap "echo stopping; exit 5" TERM; echo ready; while :; do sleep 0.1; done',
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             pid = read_line_matching(runner.stderr, r"launchbay: started (\S+)").group(1)
             read_line_matching(runner.stdout, r"^ready$")
             runner.send_signal(signal.SIGKILL)  # the launcher dies; the container runs on
             runner.wait(10)
-            attacher = subprocess.Popen([LAUNCHBAY, "attach", pid], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            attacher = subprocess.Popen(
+                [LAUNCHBAY, "attach", pid], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
             read_line_matching(attacher.stdout, r"^ready$")  # the output from the start
             killed = launchbay("kill", pid, "--grace", "20")
             assert killed.returncode == 0, killed.stderr

@@ -22,10 +22,15 @@ from tests.infrastructure.kubernetes_fixtures import (  # noqa: F401 - fixtures
 )
 
 
-def launchbay(*args: str, env: dict[str, str] | None = None, timeout: float = 150) -> subprocess.CompletedProcess[str]:
+def launchbay(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 150
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "launchbay.cli", *args],
-        capture_output=True, text=True, timeout=timeout, env=env if env is not None else dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env if env is not None else dict(os.environ),
     )
 
 
@@ -41,9 +46,29 @@ def test_preview_prints_the_manifest_without_a_cluster(tmp_path: Path) -> None:
     patch.write_text(json.dumps([{"op": "add", "path": "/spec/activeDeadlineSeconds", "value": 60}]))
     env = {**os.environ, "KUBECONFIG": str(tmp_path / "none")}
     done = launchbay(
-        "preview", "--kubernetes", IMAGE, "--namespace", "team", "--pull-policy", "IfNotPresent",
-        "--service-account", "robot", "--finished-job-ttl", "30", "--customization", f"@{patch}",
-        "-l", "app=demo", "-e", "A=1", "--name", "My Job", "--", "sh", "-c", "echo hi; exit 3",
+        "preview",
+        "--kubernetes",
+        IMAGE,
+        "--namespace",
+        "team",
+        "--pull-policy",
+        "IfNotPresent",
+        "--service-account",
+        "robot",
+        "--finished-job-ttl",
+        "30",
+        "--customization",
+        f"@{patch}",
+        "-l",
+        "app=demo",
+        "-e",
+        "A=1",
+        "--name",
+        "My Job",
+        "--",
+        "sh",
+        "-c",
+        "echo hi; exit 3",
         env=env,
     )
     assert done.returncode == 0, done.stderr
@@ -64,8 +89,13 @@ def test_preview_prints_the_manifest_without_a_cluster(tmp_path: Path) -> None:
 
 def test_preview_keeps_a_backoff_limit_the_user_set(tmp_path: Path) -> None:
     done = launchbay(
-        "preview", "--kubernetes", IMAGE,
-        "--customization", '[{"op": "add", "path": "/spec/backoffLimit", "value": 3}]', "--", "true",
+        "preview",
+        "--kubernetes",
+        IMAGE,
+        "--customization",
+        '[{"op": "add", "path": "/spec/backoffLimit", "value": 3}]',
+        "--",
+        "true",
     )
     assert yaml.safe_load(done.stdout)["spec"]["backoffLimit"] == 3
 
@@ -80,8 +110,17 @@ def test_preview_bad_customization_is_a_usage_error() -> None:
 @pytest.mark.timeout(300)
 def test_run_prints_output_and_exits_with_the_status(cluster: Cluster, namespace: str) -> None:
     done = launchbay(
-        "run", "--kubernetes", IMAGE, "--namespace", namespace, "--pull-policy", "IfNotPresent",
-        "--", "sh", "-c", "echo hi; exit 3",
+        "run",
+        "--kubernetes",
+        IMAGE,
+        "--namespace",
+        namespace,
+        "--pull-policy",
+        "IfNotPresent",
+        "--",
+        "sh",
+        "-c",
+        "echo hi; exit 3",
     )
     assert done.stdout == "hi\n"
     assert done.returncode == 3, done.stderr
@@ -97,12 +136,33 @@ def test_run_with_a_saved_cluster_config(cluster: Cluster, namespace: str, tmp_p
     shown = launchbay("block", "load", "kubernetes-cluster-config/dev")
     assert "client-key-data" in shown.stdout and "**********" in shown.stdout
     assert "LS0t" not in shown.stdout.split('"client-key-data"', 1)[1].split("\n", 1)[0]  # masked
-    bad = launchbay("block", "save", "kubernetes-cluster-config", "other", "--from-file", cluster.kubeconfig, "--context", "nope")
+    bad = launchbay(
+        "block",
+        "save",
+        "kubernetes-cluster-config",
+        "other",
+        "--from-file",
+        cluster.kubeconfig,
+        "--context",
+        "nope",
+    )
     assert bad.returncode == 2 and "Available contexts" in bad.stderr
     env = {**os.environ, "KUBECONFIG": str(tmp_path / "none")}  # only the block knows the cluster
     done = launchbay(
-        "run", "--kubernetes", IMAGE, "--namespace", namespace, "--pull-policy", "IfNotPresent",
-        "--cluster-config", "dev", "--", "sh", "-c", "echo via block", env=env,
+        "run",
+        "--kubernetes",
+        IMAGE,
+        "--namespace",
+        namespace,
+        "--pull-policy",
+        "IfNotPresent",
+        "--cluster-config",
+        "dev",
+        "--",
+        "sh",
+        "-c",
+        "echo via block",
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "via block\n"
@@ -112,8 +172,19 @@ def test_run_with_a_saved_cluster_config(cluster: Cluster, namespace: str, tmp_p
 @pytest.mark.timeout(300)
 def test_attach_then_kill_from_the_cli(cluster: Cluster, namespace: str) -> None:
     done = launchbay(
-        "run", "--kubernetes", IMAGE, "--namespace", namespace, "--pull-policy", "IfNotPresent",
-        "--job-watch-timeout", "1", "--", "sh", "-c", "echo a; sleep 5; echo b; exit 6",
+        "run",
+        "--kubernetes",
+        IMAGE,
+        "--namespace",
+        namespace,
+        "--pull-policy",
+        "IfNotPresent",
+        "--job-watch-timeout",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        "echo a; sleep 5; echo b; exit 6",
     )
     assert done.returncode == 1 and "did not complete within timeout" in done.stderr
     pid = started_pid(done.stderr)
@@ -132,15 +203,39 @@ def test_attach_then_kill_from_the_cli(cluster: Cluster, namespace: str) -> None
 def test_run_options_reach_the_cluster(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
     from kubernetes import client
 
-    cluster.core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="cli-robot")))
+    cluster.core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="cli-robot"))
+    )
     patch = tmp_path / "limits.yaml"
-    patch.write_text(yaml.safe_dump([
-        {"op": "add", "path": "/spec/template/spec/containers/0/resources", "value": {"limits": {"memory": "48Mi"}}}
-    ]))
+    patch.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "op": "add",
+                    "path": "/spec/template/spec/containers/0/resources",
+                    "value": {"limits": {"memory": "48Mi"}},
+                }
+            ]
+        )
+    )
     done = launchbay(
-        "run", "--kubernetes", IMAGE, "--namespace", namespace, "--pull-policy", "IfNotPresent",
-        "--service-account", "cli-robot", "--finished-job-ttl", "300", "--customization", f"@{patch}",
-        "-l", "launchbay.io/purpose=cli test", "--", "true",
+        "run",
+        "--kubernetes",
+        IMAGE,
+        "--namespace",
+        namespace,
+        "--pull-policy",
+        "IfNotPresent",
+        "--service-account",
+        "cli-robot",
+        "--finished-job-ttl",
+        "300",
+        "--customization",
+        f"@{patch}",
+        "-l",
+        "launchbay.io/purpose=cli test",
+        "--",
+        "true",
     )
     assert done.returncode == 0, done.stderr
     job: Any = cluster.job(namespace, started_pid(done.stderr).rsplit(":", 1)[1])
@@ -155,8 +250,15 @@ def test_run_options_reach_the_cluster(cluster: Cluster, namespace: str, tmp_pat
 @pytest.mark.timeout(300)
 def test_missing_image_fails_with_the_reason(namespace: str) -> None:
     done = launchbay(
-        "run", "--kubernetes", "launchbay-test/not-here:0.1", "--namespace", namespace,
-        "--pull-policy", "Never", "--", "true",
+        "run",
+        "--kubernetes",
+        "launchbay-test/not-here:0.1",
+        "--namespace",
+        namespace,
+        "--pull-policy",
+        "Never",
+        "--",
+        "true",
     )
     assert done.returncode == 1
     assert "ErrImageNeverPull" in done.stderr and "Traceback" not in done.stderr

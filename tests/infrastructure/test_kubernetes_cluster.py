@@ -9,15 +9,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-
-from tests.netproxy import ForwardingProxy
 
 from launchbay import (
     FlowRun,
@@ -28,7 +24,6 @@ from launchbay import (
     KubernetesJobResult,
 )
 from launchbay._internal.kubernetes import api as kube_api
-
 from tests.infrastructure.kubernetes_fixtures import (  # noqa: F401 - fixtures
     IMAGE,
     ROOT,
@@ -38,6 +33,7 @@ from tests.infrastructure.kubernetes_fixtures import (  # noqa: F401 - fixtures
     make_namespace,
     namespace,
 )
+from tests.netproxy import ForwardingProxy
 from tests.runs import run_while
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(180)]
@@ -54,7 +50,9 @@ def counts() -> Counter[str]:
 # --- running ----------------------------------------------------------------------
 
 
-def test_exit_codes_identifier_and_streamed_output(cluster: Cluster, namespace: str, make_job: Any, capfd: pytest.CaptureFixture[str]) -> None:
+def test_exit_codes_identifier_and_streamed_output(
+    cluster: Cluster, namespace: str, make_job: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
     # The runtime reads stdout and stderr separately: lines written to both in
     # the same instant may land in the log in either order, hence the pause.
     ok = make_job(["sh", "-c", "echo hello; sleep 0.2; echo world >&2"]).run()
@@ -87,6 +85,7 @@ def test_started_reports_the_pid_before_the_end(make_job: Any) -> None:
         results: list[KubernetesJobResult] = []
         job = make_job(["sh", "-c", "sleep 2"])
         async with anyio.create_task_group() as tg:
+
             async def runner(*, task_status: Any) -> None:
                 results.append(await job.run(task_status=task_status))
 
@@ -101,7 +100,9 @@ def test_started_reports_the_pid_before_the_end(make_job: Any) -> None:
 def test_job_as_the_api_returns_it(cluster: Cluster, namespace: str, make_job: Any) -> None:
     from kubernetes import client
 
-    cluster.core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="robot")))
+    cluster.core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="robot"))
+    )
     flow_run = FlowRun(name="calm-otter")
     job = make_job(
         ["sh", "-c", "echo $GREETING"],
@@ -111,8 +112,11 @@ def test_job_as_the_api_returns_it(cluster: Cluster, namespace: str, make_job: A
         service_account_name="robot",
         finished_job_ttl=600,
         customizations=[
-            {"op": "add", "path": "/spec/template/spec/containers/0/resources",
-             "value": {"limits": {"memory": "64Mi", "cpu": "250m"}, "requests": {"memory": "32Mi"}}},
+            {
+                "op": "add",
+                "path": "/spec/template/spec/containers/0/resources",
+                "value": {"limits": {"memory": "64Mi", "cpu": "250m"}, "requests": {"memory": "32Mi"}},
+            },
         ],
     ).prepare_for_flow_run(flow_run)
     job = job.model_copy(update={"name": "Nightly_ETL.run"})
@@ -164,7 +168,9 @@ def test_cluster_config_block(cluster: Cluster, monkeypatch: pytest.MonkeyPatch,
     assert result.status_code == 0 and result.identifier.startswith(cluster.uid)
 
 
-def test_watch_timeout(cluster: Cluster, namespace: str, make_job: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_watch_timeout(
+    cluster: Cluster, namespace: str, make_job: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     result = make_job(["sh", "-c", "echo started; sleep 60"], job_watch_timeout_seconds=2).run()
     assert result.status_code == -1 and "did not complete within 2 s" in (result.reason or "")
     assert "did not complete within timeout of 2 s" in caplog.text
@@ -173,7 +179,9 @@ def test_watch_timeout(cluster: Cluster, namespace: str, make_job: Any, caplog: 
     KubernetesJob(namespace=namespace).kill(result.identifier, grace_seconds=0)
 
 
-def test_backoff_limit_reached(cluster: Cluster, namespace: str, make_job: Any, capfd: pytest.CaptureFixture[str]) -> None:
+def test_backoff_limit_reached(
+    cluster: Cluster, namespace: str, make_job: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
     job = make_job(
         ["sh", "-c", "echo attempt; exit 4"],
         customizations=[{"op": "replace", "path": "/spec/backoffLimit", "value": 1}],
@@ -197,7 +205,11 @@ def test_oom_killed_is_named(make_job: Any, caplog: pytest.LogCaptureFixture) ->
     result = make_job(
         ["sh", "-c", "x=$(yes | head -c 400000000); echo survived"],
         customizations=[
-            {"op": "add", "path": "/spec/template/spec/containers/0/resources", "value": {"limits": {"memory": "24Mi"}}}
+            {
+                "op": "add",
+                "path": "/spec/template/spec/containers/0/resources",
+                "value": {"limits": {"memory": "24Mi"}},
+            }
         ],
     ).run()
     assert result.status_code == 137
@@ -211,7 +223,10 @@ def test_eviction_is_named(cluster: Cluster, namespace: str, make_job: Any) -> N
     async def evict(pid: str) -> None:
         name = pid.rsplit(":", 1)[1]
         pods = await anyio.to_thread.run_sync(
-            lambda: cluster.wait_for("the pod to run", lambda: [p for p in cluster.pods(namespace, name) if p.status.phase == "Running"])
+            lambda: cluster.wait_for(
+                "the pod to run",
+                lambda: [p for p in cluster.pods(namespace, name) if p.status.phase == "Running"],
+            )
         )
         pod = pods[0].metadata.name
         await anyio.to_thread.run_sync(
@@ -232,14 +247,22 @@ def limited_cluster_config(cluster: Cluster, namespace: str, *, pod_logs: bool) 
 
     name = f"limited-{'logs' if pod_logs else 'nologs'}"
     rbac = client.RbacAuthorizationV1Api(cluster.core.api_client)
-    cluster.core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name)))
+    cluster.core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name))
+    )
     rules = [
-        client.V1PolicyRule(api_groups=["batch"], resources=["jobs"], verbs=["create", "get", "list", "watch", "delete"]),
-        client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["get", "list", "watch", "delete", "deletecollection"]),
+        client.V1PolicyRule(
+            api_groups=["batch"], resources=["jobs"], verbs=["create", "get", "list", "watch", "delete"]
+        ),
+        client.V1PolicyRule(
+            api_groups=[""], resources=["pods"], verbs=["get", "list", "watch", "delete", "deletecollection"]
+        ),
     ]
     if pod_logs:
         rules.append(client.V1PolicyRule(api_groups=[""], resources=["pods/log"], verbs=["get"]))
-    rbac.create_namespaced_role(namespace, client.V1Role(metadata=client.V1ObjectMeta(name=name), rules=rules))
+    rbac.create_namespaced_role(
+        namespace, client.V1Role(metadata=client.V1ObjectMeta(name=name), rules=rules)
+    )
     rbac.create_namespaced_role_binding(
         namespace,
         client.V1RoleBinding(
@@ -249,7 +272,11 @@ def limited_cluster_config(cluster: Cluster, namespace: str, *, pod_logs: bool) 
         ),
     )
     token = cluster.core.create_namespaced_service_account_token(
-        name, namespace, client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
+        name,
+        namespace,
+        client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+        ),
     ).status.token
     admin = KubernetesClusterConfig.from_file(cluster.kubeconfig)
     cluster_entry = next(c for c in admin.config["clusters"] if c["cluster"]["server"] == admin.server)
@@ -258,14 +285,24 @@ def limited_cluster_config(cluster: Cluster, namespace: str, *, pod_logs: bool) 
         "kind": "Config",
         "clusters": [cluster_entry],
         "users": [{"name": name, "user": {"token": token}}],
-        "contexts": [{"name": name, "context": {"cluster": cluster_entry["name"], "user": name, "namespace": namespace}}],
+        "contexts": [
+            {
+                "name": name,
+                "context": {"cluster": cluster_entry["name"], "user": name, "namespace": namespace},
+            }
+        ],
         "current-context": name,
     }
     return KubernetesClusterConfig(config=config, context_name=name)
 
 
 def test_least_privilege_and_a_forbidden_log_is_only_a_warning(
-    cluster: Cluster, namespace: str, make_job: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+    cluster: Cluster,
+    namespace: str,
+    make_job: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     no_logs = limited_cluster_config(cluster, namespace, pod_logs=False)
     # Reading the cluster UID needs the kube-system namespace: a clear error says what to do.
@@ -287,7 +324,9 @@ def test_least_privilege_and_a_forbidden_log_is_only_a_warning(
 # --- failing fast --------------------------------------------------------------------
 
 
-def test_missing_image_fails_fast_with_the_reason(cluster: Cluster, namespace: str, make_job: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_missing_image_fails_fast_with_the_reason(
+    cluster: Cluster, namespace: str, make_job: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     result = make_job(["true"], image="launchbay-test/no-such-image:1.0", pod_failure_grace_seconds=1).run()
     assert result.status_code == -1
     assert any(reason in (result.reason or "") for reason in ("ErrImagePull", "ImagePullBackOff"))
@@ -297,7 +336,12 @@ def test_missing_image_fails_fast_with_the_reason(cluster: Cluster, namespace: s
 
 
 def test_image_never_pulled_fails_fast(make_job: Any) -> None:
-    result = make_job(["true"], image="launchbay-test/no-such-image:1.0", image_pull_policy="Never", pod_failure_grace_seconds=0).run()
+    result = make_job(
+        ["true"],
+        image="launchbay-test/no-such-image:1.0",
+        image_pull_policy="Never",
+        pod_failure_grace_seconds=0,
+    ).run()
     assert result.status_code == -1 and "ErrImageNeverPull" in (result.reason or "")
 
 
@@ -311,8 +355,14 @@ def test_missing_secret_fails_fast(make_job: Any) -> None:
         ["true"],
         pod_failure_grace_seconds=1,
         customizations=[
-            {"op": "add", "path": "/spec/template/spec/containers/0/env/-",
-             "value": {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "no-such-secret", "key": "token"}}}}
+            {
+                "op": "add",
+                "path": "/spec/template/spec/containers/0/env/-",
+                "value": {
+                    "name": "TOKEN",
+                    "valueFrom": {"secretKeyRef": {"name": "no-such-secret", "key": "token"}},
+                },
+            }
         ],
     ).run()
     assert result.status_code == -1 and "CreateContainerConfigError" in (result.reason or "")
@@ -323,7 +373,13 @@ def test_unschedulable_fails_fast(make_job: Any) -> None:
     result = make_job(
         ["true"],
         pod_failure_grace_seconds=1,
-        customizations=[{"op": "add", "path": "/spec/template/spec/nodeSelector", "value": {"launchbay.io/no-such-node": "x"}}],
+        customizations=[
+            {
+                "op": "add",
+                "path": "/spec/template/spec/nodeSelector",
+                "value": {"launchbay.io/no-such-node": "x"},
+            }
+        ],
     ).run()
     assert result.status_code == -1 and (result.reason or "").startswith("Unschedulable")
 
@@ -333,7 +389,13 @@ def test_pod_never_started_without_fail_fast(make_job: Any, caplog: pytest.LogCa
         ["true"],
         pod_failure_grace_seconds=None,
         pod_watch_timeout_seconds=3,
-        customizations=[{"op": "add", "path": "/spec/template/spec/nodeSelector", "value": {"launchbay.io/no-such-node": "x"}}],
+        customizations=[
+            {
+                "op": "add",
+                "path": "/spec/template/spec/nodeSelector",
+                "value": {"launchbay.io/no-such-node": "x"},
+            }
+        ],
     ).run()
     assert result.status_code == -1
     assert "did not start within 3 s" in (result.reason or "") and "Unschedulable" in (result.reason or "")
@@ -347,12 +409,19 @@ def test_kill_from_another_process(cluster: Cluster, namespace: str, make_job: A
     async def kill_once_running(pid: str) -> subprocess.CompletedProcess[str]:
         # Once it runs, kill it from another process, as a user would.
         await anyio.to_thread.run_sync(
-            lambda: cluster.wait_for("the pod to run", lambda: any(p.status.phase == "Running" for p in cluster.pods(namespace, pid.rsplit(":", 1)[1])))
+            lambda: cluster.wait_for(
+                "the pod to run",
+                lambda: any(
+                    p.status.phase == "Running" for p in cluster.pods(namespace, pid.rsplit(":", 1)[1])
+                ),
+            )
         )
         return await anyio.to_thread.run_sync(
             lambda: subprocess.run(
                 [sys.executable, "-m", "launchbay.cli", "kill", pid, "--grace", "1"],
-                capture_output=True, text=True, timeout=120,
+                capture_output=True,
+                text=True,
+                timeout=120,
             )
         )
 
@@ -412,11 +481,15 @@ anyio.run(main)
 """
 
 
-def test_attach_after_the_launching_process_died(cluster: Cluster, namespace: str, make_job: Any, capfd: pytest.CaptureFixture[str]) -> None:
+def test_attach_after_the_launching_process_died(
+    cluster: Cluster, namespace: str, make_job: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
     job = make_job(["sh", "-c", "echo first; sleep 5; echo second; exit 5"], stream_output=False)
     launcher = subprocess.Popen(
         [sys.executable, "-c", LAUNCHER, job.model_dump_json(context={"reveal_secrets": True})],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
     assert launcher.stdout is not None
     pid = launcher.stdout.readline().strip()
@@ -450,8 +523,17 @@ def test_every_byte_of_a_large_log_in_order(make_job: Any, capfd: pytest.Capture
 # --- shared watches ----------------------------------------------------------------------
 
 
-def test_many_runs_share_two_watches_and_no_threads(namespace: str, make_job: Any, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for proxy_variable in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+def test_many_runs_share_two_watches_and_no_threads(
+    namespace: str, make_job: Any, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for proxy_variable in (
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ):
         monkeypatch.delenv(proxy_variable, raising=False)  # see connection.py: no proxy, no thread hop
     runs = 8
     before = counts()
@@ -511,7 +593,9 @@ def through_cutting_proxy(cluster: Cluster) -> tuple[ForwardingProxy, Kubernetes
     return proxy, KubernetesClusterConfig(config=config, context_name=block.context_name)
 
 
-def test_watches_and_logs_resume_after_connections_drop(cluster: Cluster, make_job: Any, capfd: pytest.CaptureFixture[str]) -> None:
+def test_watches_and_logs_resume_after_connections_drop(
+    cluster: Cluster, make_job: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
     proxy, cluster_config = through_cutting_proxy(cluster)
     job = make_job(
         ["sh", "-c", "i=1; while [ $i -le 8 ]; do echo line $i; i=$((i+1)); sleep 1; done; exit 7"],

@@ -79,7 +79,9 @@ def test_unsetting_namespace_restores_the_default() -> None:
 def test_job_validators_exact_messages() -> None:
     with pytest.raises(ValidationError) as info:
         KubernetesJob(job={"apiVersion": "batch/v1"})
-    assert "Job is missing required attributes at the following paths: /kind, /metadata, /spec" in str(info.value)
+    assert "Job is missing required attributes at the following paths: /kind, /metadata, /spec" in str(
+        info.value
+    )
     manifest = KubernetesJob.base_job_manifest()
     manifest["spec"]["template"]["spec"]["restartPolicy"] = "Always"
     container(manifest)["name"] = "main"
@@ -122,7 +124,9 @@ def test_customizations_invalid_patch() -> None:
         KubernetesJob(customizations=42)
 
 
-def test_build_job_applies_shortcuts_in_order_then_customizations(monkeypatch: pytest.MonkeyPatch, launchbay_home: Path) -> None:
+def test_build_job_applies_shortcuts_in_order_then_customizations(
+    monkeypatch: pytest.MonkeyPatch, launchbay_home: Path
+) -> None:
     monkeypatch.setenv("LAUNCHBAY_LOGGING_LEVEL", "DEBUG")  # a setting the user set
     job = KubernetesJob(
         command=["sh", "-c", "echo hi; exit 3"],
@@ -135,7 +139,11 @@ def test_build_job_applies_shortcuts_in_order_then_customizations(monkeypatch: p
         service_account_name="robot",
         finished_job_ttl=30,
         customizations=[
-            {"op": "add", "path": "/spec/template/spec/containers/0/resources", "value": {"limits": {"memory": "64Mi"}}},
+            {
+                "op": "add",
+                "path": "/spec/template/spec/containers/0/resources",
+                "value": {"limits": {"memory": "64Mi"}},
+            },
             {"op": "replace", "path": "/metadata/namespace", "value": "patched"},  # runs after the shortcut
         ],
     )
@@ -172,7 +180,7 @@ def test_environment_keeps_manifest_env_and_appends() -> None:
     manifest = KubernetesJob.base_job_manifest()
     container(manifest)["env"] = [{"name": "FROM_MANIFEST", "value": "x"}]
     built = KubernetesJob(job=manifest, env={"B": "2"}).build_job()
-    assert [item["name"] for item in container(built)["env"]][0] == "FROM_MANIFEST"
+    assert next(item["name"] for item in container(built)["env"]) == "FROM_MANIFEST"
     assert {"name": "B", "value": "2"} in container(built)["env"]
 
 
@@ -198,11 +206,18 @@ def test_generate_name_without_a_name_is_a_stable_hash() -> None:
     assert first.startswith("launchbay-job-") and first.endswith("-")
     # Same in a fresh interpreter (no per-process hash seed).
     code = "from launchbay import KubernetesJob; print(KubernetesJob(command=['echo','hi'], env={'A':'1'}).build_job()['metadata']['generateName'])"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == first
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == first
+    )
 
 
 def test_generate_name_from_names() -> None:
-    assert KubernetesJob(name="infra9.-foo_bar^x").build_job()["metadata"]["generateName"] == "infra9-foo-bar-x-"
+    assert (
+        KubernetesJob(name="infra9.-foo_bar^x").build_job()["metadata"]["generateName"] == "infra9-foo-bar-x-"
+    )
     assert KubernetesJob(name="_infra_run").build_job()["metadata"]["generateName"] == "infra-run-"
     fallback = KubernetesJob(name="!!!", command=["x"]).build_job()["metadata"]["generateName"]
     assert fallback.startswith("launchbay-job-")
@@ -210,7 +225,10 @@ def test_generate_name_from_names() -> None:
 
 def test_pull_policy_accepts_values_and_names() -> None:
     for text in ["IfNotPresent", "IF_NOT_PRESENT", "if-not-present", "ifnotpresent"]:
-        assert KubernetesJob(image_pull_policy=text).image_pull_policy is KubernetesImagePullPolicy.IF_NOT_PRESENT
+        assert (
+            KubernetesJob(image_pull_policy=text).image_pull_policy
+            is KubernetesImagePullPolicy.IF_NOT_PRESENT
+        )
     with pytest.raises(ValidationError):
         KubernetesJob(image_pull_policy="Sometimes")
 
@@ -242,18 +260,28 @@ def test_job_from_file_and_customize_from_file(tmp_path: Path) -> None:
     (tmp_path / "list.yaml").write_text("- a\n- b\n")
     with pytest.raises(ValueError, match="must contain a mapping"):
         KubernetesJob.job_from_file(tmp_path / "list.yaml")
-    job = KubernetesJob(job=KubernetesJob.job_from_file(tmp_path / "job.yaml"), customizations=KubernetesJob.customize_from_file(tmp_path / "patch.yaml"))
+    job = KubernetesJob(
+        job=KubernetesJob.job_from_file(tmp_path / "job.yaml"),
+        customizations=KubernetesJob.customize_from_file(tmp_path / "patch.yaml"),
+    )
     assert job.build_job()["spec"]["backoffLimit"] == 0
 
 
 def test_json_round_trip_with_customizations_and_cluster_config() -> None:
     cluster = KubernetesClusterConfig(
-        config={"contexts": [{"name": "dev", "context": {"cluster": "c", "user": "u"}}], "users": [{"name": "u", "user": {"token": "t0ken"}}]},
+        config={
+            "contexts": [{"name": "dev", "context": {"cluster": "c", "user": "u"}}],
+            "users": [{"name": "u", "user": {"token": "t0ken"}}],
+        },
         context_name="dev",
     )
     job = KubernetesJob(
-        command=["echo"], cluster_config=cluster, customizations=CUSTOMIZATION,
-        image_pull_policy="Never", labels={"a": "b"}, env={"X": None},
+        command=["echo"],
+        cluster_config=cluster,
+        customizations=CUSTOMIZATION,
+        image_pull_policy="Never",
+        labels={"a": "b"},
+        env={"X": None},
     )
     data = job.model_dump(mode="json")
     assert data["customizations"] == CUSTOMIZATION  # the list of operations
@@ -273,7 +301,9 @@ def test_prepare_for_flow_run_labels_become_valid_kubernetes_labels() -> None:
     flow_run = FlowRun(name="calm-otter")
     prepared = KubernetesJob().prepare_for_flow_run(
         flow_run,
-        Deployment(name="nightly etl", updated=datetime(2022, 11, 10, 16, 50, 59, 500000, tzinfo=timezone.utc)),
+        Deployment(
+            name="nightly etl", updated=datetime(2022, 11, 10, 16, 50, 59, 500000, tzinfo=timezone.utc)
+        ),
         Flow(name="ETL"),
     )
     built = prepared.build_job()

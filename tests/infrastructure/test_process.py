@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -16,15 +15,12 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.proctools import alive, wait_for_file
-
 from launchbay import InfrastructureNotAvailable, InfrastructureNotFound, Process, ProcessResult
 from launchbay._internal.output import OutputRelay
 from launchbay.exceptions import InfrastructureError
+from tests.proctools import alive, wait_for_file
 
 HOST = socket.gethostname()
-
-
 
 
 def test_exit_codes_and_identifier() -> None:
@@ -40,8 +36,10 @@ def test_started_reports_the_same_pid_as_the_result() -> None:
     async def main() -> tuple[str, ProcessResult]:
         results: list[ProcessResult] = []
         async with anyio.create_task_group() as tg:
+
             async def runner(*, task_status: anyio.abc.TaskStatus[str]) -> None:
                 results.append(await Process(command=["sh", "-c", "sleep 0.2"]).run(task_status=task_status))
+
             pid = await tg.start(runner)
         return pid, results[0]
 
@@ -104,7 +102,9 @@ def test_output_relay_through_python_streams_without_file_descriptors() -> None:
         relay = OutputRelay(True, stdout=stdout, stderr=stderr)
         assert relay.stdout_target == subprocess.PIPE
         with relay:
-            popen = subprocess.Popen([sys.executable, "-c", script], stdout=relay.stdout_target, stderr=relay.stderr_target)
+            popen = subprocess.Popen(
+                [sys.executable, "-c", script], stdout=relay.stdout_target, stderr=relay.stderr_target
+            )
             async with anyio.create_task_group() as tg:
                 relay.start(tg, popen)
                 await anyio.to_thread.run_sync(popen.wait)
@@ -165,7 +165,11 @@ def test_kill_stops_the_whole_tree(tmp_path: Path) -> None:
             results: list[ProcessResult] = []
 
             async def runner(*, task_status: anyio.abc.TaskStatus[str]) -> None:
-                results.append(await Process(command=[sys.executable, "-c", TREE, str(marker)]).run(task_status=task_status))
+                results.append(
+                    await Process(command=[sys.executable, "-c", TREE, str(marker)]).run(
+                        task_status=task_status
+                    )
+                )
 
             pid = await tg.start(runner)
             await anyio.to_thread.run_sync(wait_for_file, marker)
@@ -221,8 +225,14 @@ anyio.run(main)
     infra_pid = wait_for_file(pid_file)
     grandchild = int(wait_for_file(marker))
     killer = subprocess.run(
-        [sys.executable, "-c", f"from launchbay import Process; Process().kill({infra_pid!r}, grace_seconds=5)"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            f"from launchbay import Process; Process().kill({infra_pid!r}, grace_seconds=5)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert killer.returncode == 0, killer.stderr
     out, _ = run.communicate(timeout=30)
@@ -264,7 +274,9 @@ def test_many_concurrent_runs_use_no_thread_per_run() -> None:
         results: list[ProcessResult] = []
 
         async def one(i: int) -> None:
-            results.append(await Process(command=["sh", "-c", f"sleep 0.5; exit {i % 3}"], stream_output=False).run())
+            results.append(
+                await Process(command=["sh", "-c", f"sleep 0.5; exit {i % 3}"], stream_output=False).run()
+            )
 
         async with anyio.create_task_group() as tg:
             for i in range(100):
@@ -298,7 +310,9 @@ def test_temporary_directories_are_gone_once_the_interpreter_exits(tmp_path: Pat
         "from launchbay import Process\n"
         f"for _ in range(5): Process(command=['sh', '-c', 'pwd >> {record}; touch left-behind']).run()\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TMPDIR": str(tmp)}, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, "TMPDIR": str(tmp)}, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     used = record.read_text().split()
     assert len(used) == 5 and all(Path(p).parent == tmp for p in used)

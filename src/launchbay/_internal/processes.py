@@ -82,7 +82,7 @@ def spawn(
         # the terminal's Ctrl+C reaches launchbay, which decides what to do.
         kwargs["start_new_session"] = True
     try:
-        return subprocess.Popen(  # noqa: S603 - a list, never a shell
+        return subprocess.Popen(
             command,
             cwd=cwd,
             env=env,
@@ -98,9 +98,7 @@ def spawn(
             f"Command not found: {command[0]!r} ({exc.strerror}).", exit_code=127
         ) from None
     except PermissionError as exc:
-        raise InfrastructureError(
-            f"Cannot execute {command[0]!r}: {exc.strerror}.", exit_code=126
-        ) from None
+        raise InfrastructureError(f"Cannot execute {command[0]!r}: {exc.strerror}.", exit_code=126) from None
     except OSError as exc:
         raise InfrastructureError(f"Cannot start {command[0]!r}: {exc.strerror or exc}.") from None
 
@@ -133,7 +131,7 @@ def log_exit(logger: logging.Logger, name: str | None, returncode: int) -> None:
     hint = _EXIT_HINTS.get(returncode)
     if hint is None and returncode < 0:
         hint = f"This indicates that the process exited due to a {signal_name(-returncode)} signal."
-    logger.error("%s; %s" % (message, hint) if hint else message)
+    logger.error(f"{message}; {hint}" if hint else message)
 
 
 def working_directory(stack: ExitStack, working_dir: str | Path | None) -> str:

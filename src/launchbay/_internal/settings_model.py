@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from launchbay.settings import (
+from launchbay._internal.settings_source import (
     ENV_PREFIX,
     FIELDS,
     normalize_home,
@@ -28,9 +28,7 @@ class Settings(BaseModel):
     api_dns_name: str | None = Field(default=None, description=FIELDS["api_dns_name"][1])
     database_url: str | None = Field(default=None, description=FIELDS["database_url"][1])
     logging_level: str = Field(default="INFO", description=FIELDS["logging_level"][1])
-    kubernetes_cluster_uid: str | None = Field(
-        default=None, description=FIELDS["kubernetes_cluster_uid"][1]
-    )
+    kubernetes_cluster_uid: str | None = Field(default=None, description=FIELDS["kubernetes_cluster_uid"][1])
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**{**read_environment(), **values})
@@ -58,9 +56,7 @@ class Settings(BaseModel):
         """
         values: dict[str, Any] = self.model_dump(exclude_unset=exclude_unset)
         return {
-            f"{ENV_PREFIX}{key.upper()}": str(value)
-            for key, value in values.items()
-            if value is not None
+            f"{ENV_PREFIX}{key.upper()}": str(value) for key, value in values.items() if value is not None
         }
 
 

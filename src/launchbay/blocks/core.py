@@ -121,9 +121,7 @@ class Block(BaseModel):
             return Block._registry[type_slug]
         except KeyError:
             known = sorted(set(Block._registry) | set(BUILTIN_BLOCK_TYPES))
-            raise BlockError(
-                f"Unknown block type {type_slug!r}; known types: {', '.join(known)}"
-            ) from None
+            raise BlockError(f"Unknown block type {type_slug!r}; known types: {', '.join(known)}") from None
 
     # --- serialisation ----------------------------------------------------
 
@@ -163,9 +161,7 @@ class Block(BaseModel):
         """The block as a JSON-ready document: its type slug and its data."""
         return {
             "block_type_slug": self.get_block_type_slug(),
-            "data": self.model_dump(
-                mode="json", context={"reveal_secrets": reveal_secrets}
-            ),
+            "data": self.model_dump(mode="json", context={"reveal_secrets": reveal_secrets}),
         }
 
     @classmethod
@@ -186,11 +182,8 @@ class Block(BaseModel):
         if "/" in name:
             slug, _, block_name = name.partition("/")
             target = Block.block_class_for(slug)  # a clear error for an unknown type
-            if slug != cls.get_block_type_slug():
-                if not issubclass(target, cls):
-                    raise BlockError(
-                        f"{name!r} is a {slug} block, not a {cls.get_block_type_slug()} block"
-                    )
+            if slug != cls.get_block_type_slug() and not issubclass(target, cls):
+                raise BlockError(f"{name!r} is a {slug} block, not a {cls.get_block_type_slug()} block")
             return slug, block_name
         if not cls.__dict__.get("_block_type_slug"):
             raise BlockError(
@@ -203,9 +196,7 @@ class Block(BaseModel):
         """Save under ``name``; returns the ``type/name`` reference."""
         validate_block_name(name)
         store = store or open_store()
-        store.put(
-            self.get_block_type_slug(), name, self.to_document(reveal_secrets=True), overwrite
-        )
+        store.put(self.get_block_type_slug(), name, self.to_document(reveal_secrets=True), overwrite)
         return f"{self.get_block_type_slug()}/{name}"
 
     @classmethod

@@ -73,8 +73,7 @@ class DockerRegistry(Block):
         except docker.errors.APIError as exc:
             cause = scrub(str(exc.explanation or exc), password)
             raise InfrastructureError(
-                f"Could not log in to Docker registry {self.registry_url!r} as "
-                f"{self.username!r}: {cause}"
+                f"Could not log in to Docker registry {self.registry_url!r} as {self.username!r}: {cause}"
             ) from None
 
     def auth_config(self) -> dict[str, str]:

@@ -48,7 +48,9 @@ class KubernetesClusterConfig(Block):
             except yaml.YAMLError as exc:
                 raise ValueError(f"config is not valid YAML: {exc}") from None
             if not isinstance(value, dict):
-                raise ValueError("config must be a kubeconfig mapping (apiVersion, clusters, contexts, users)")
+                raise ValueError(
+                    "config must be a kubeconfig mapping (apiVersion, clusters, contexts, users)"
+                )
         return value
 
     @field_serializer("config", when_used="json")
@@ -148,9 +150,7 @@ def _read_kubeconfig(path: str | Path | None) -> tuple[dict[str, Any], str]:
     existing = [file for file in files if file.is_file()]
     if not existing:
         names = ", ".join(repr(str(file)) for file in files)
-        raise ValueError(
-            f"No kubeconfig file at {names}: pass a path, or set KUBECONFIG to your kubeconfig."
-        )
+        raise ValueError(f"No kubeconfig file at {names}: pass a path, or set KUBECONFIG to your kubeconfig.")
     if len(existing) == 1:
         return _load_one(existing[0]), repr(str(existing[0]))
     merged: dict[str, Any] = {}
@@ -160,7 +160,9 @@ def _read_kubeconfig(path: str | Path | None) -> tuple[dict[str, Any], str]:
             if key in ("clusters", "contexts", "users"):
                 known = {entry.get("name") for entry in merged.setdefault(key, [])}
                 merged[key].extend(
-                    entry for entry in value or [] if isinstance(entry, dict) and entry.get("name") not in known
+                    entry
+                    for entry in value or []
+                    if isinstance(entry, dict) and entry.get("name") not in known
                 )
             elif key not in merged or (key == "current-context" and not merged[key]):
                 merged[key] = value

@@ -227,7 +227,9 @@ def open_store(url: str | None = None) -> BlockStore:
         if path.startswith("/"):
             path = path[1:] if path.startswith("//") else path  # sqlite:////abs and sqlite:///abs
         if not path:
-            raise BlockError("LAUNCHBAY_DATABASE_URL=sqlite:// needs a file path, e.g. sqlite:////tmp/launchbay.db")
+            raise BlockError(
+                "LAUNCHBAY_DATABASE_URL=sqlite:// needs a file path, e.g. sqlite:////tmp/launchbay.db"
+            )
         return SQLiteBlockStore(Path(path).expanduser())
     if scheme in ("postgresql", "postgres"):
         parts = urlsplit(url)

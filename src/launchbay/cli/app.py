@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import sys
-from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -176,9 +175,7 @@ def _run_with_signals(infrastructure: Any, *, quiet: bool) -> Any:
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for signum in signals:
                         outcome["signal"] = signum
-                        console.warning(
-                            f"received {signal.Signals(signum).name}; stopping the run"
-                        )
+                        console.warning(f"received {signal.Signals(signum).name}; stopping the run")
                         task_group.cancel_scope.cancel()
                         return
 
@@ -190,7 +187,7 @@ def _run_with_signals(infrastructure: Any, *, quiet: bool) -> Any:
 
     try:
         anyio.run(main)
-    except BaseException as exc:  # noqa: BLE001 - re-raised, unwrapped
+    except BaseException as exc:
         raise _single_cause(exc) from None
     if "result" in outcome:
         return outcome["result"]

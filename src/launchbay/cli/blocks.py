@@ -40,21 +40,37 @@ def _read_document(path: Path) -> dict[str, Any]:
 @with_infra_options
 def save(
     block_type: str = typer.Argument(
-        ..., metavar="TYPE",
+        ...,
+        metavar="TYPE",
         help="process, docker-container, kubernetes-job, docker-registry or kubernetes-cluster-config.",
     ),
     block_name: str = typer.Argument(..., metavar="NAME", help="Lowercase letters, digits and dashes."),
     command: Optional[list[str]] = typer.Argument(None, help="The command (after --), for infrastructure."),
     *,
-    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Read the block's fields from a JSON/YAML file (- for stdin)."),
+    file: Optional[Path] = typer.Option(
+        None, "--file", "-f", help="Read the block's fields from a JSON/YAML file (- for stdin)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a block saved under NAME."),
-    image: Optional[str] = typer.Option(None, "--image", help="Image, for docker-container and kubernetes-job."),
-    from_file: Optional[Path] = typer.Option(None, "--from-file", help="kubeconfig file, for kubernetes-cluster-config."),
-    context: Optional[str] = typer.Option(None, "--context", help="kubeconfig context, for kubernetes-cluster-config."),
+    image: Optional[str] = typer.Option(
+        None, "--image", help="Image, for docker-container and kubernetes-job."
+    ),
+    from_file: Optional[Path] = typer.Option(
+        None, "--from-file", help="kubeconfig file, for kubernetes-cluster-config."
+    ),
+    context: Optional[str] = typer.Option(
+        None, "--context", help="kubeconfig context, for kubernetes-cluster-config."
+    ),
     username: Optional[str] = typer.Option(None, "--username", help="For docker-registry."),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="For docker-registry: read the password from stdin."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="For docker-registry: read the password from stdin."
+    ),
     registry_url: Optional[str] = typer.Option(None, "--registry-url", help="For docker-registry."),
-    reauth: Optional[bool] = typer.Option(None, "--reauth/--no-reauth", help="For docker-registry: log in again even when Docker already holds credentials.", show_default=False),
+    reauth: Optional[bool] = typer.Option(
+        None,
+        "--reauth/--no-reauth",
+        help="For docker-registry: log in again even when Docker already holds credentials.",
+        show_default=False,
+    ),
     options: InfraOptions,
 ) -> None:
     """Save a block under NAME, from flags or from a file.
@@ -74,7 +90,11 @@ def save(
     cls = Block.block_class_for(block_type)
     if file is not None:
         data = _read_document(file)
-        block = cls.from_document(data) if "data" in data and "block_type_slug" in data else cls.model_validate(data)
+        block = (
+            cls.from_document(data)
+            if "data" in data and "block_type_slug" in data
+            else cls.model_validate(data)
+        )
     elif block_type in INFRA_TYPES:
         kind = INFRA_TYPES[block_type]
         if image:
@@ -103,7 +123,9 @@ def save(
 def _infrastructure_block(block_type: str, options: InfraOptions, command: list[str] | None) -> Any:
     infrastructure = build_infrastructure(options, command)
     if infrastructure.get_block_type_slug() != block_type:
-        raise typer.BadParameter(f"the flags describe a {infrastructure.get_block_type_slug()} block, not {block_type}")
+        raise typer.BadParameter(
+            f"the flags describe a {infrastructure.get_block_type_slug()} block, not {block_type}"
+        )
     return infrastructure
 
 
@@ -129,7 +151,9 @@ def ls(
         Block.block_class_for(block_type)  # a clear error for an unknown type
     saved = open_store().list(block_type)
     if as_json:
-        print(json.dumps([{"type": s.type_slug, "name": s.name, "updated": s.updated} for s in saved], indent=2))
+        print(
+            json.dumps([{"type": s.type_slug, "name": s.name, "updated": s.updated} for s in saved], indent=2)
+        )
         return
     if not saved:
         console.info("no blocks saved yet; see `launchbay block save --help`")
@@ -148,7 +172,9 @@ def ls(
 @block_app.command("inspect")
 def inspect_block(
     reference: str = typer.Argument(..., metavar="TYPE/NAME"),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (with the block's type and capabilities)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON (with the block's type and capabilities)."
+    ),
 ) -> None:
     """Show a saved block's fields (secrets masked)."""
     from launchbay.blocks.core import Block

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     except LaunchbayError as exc:
         error(str(exc))
         return 2
-    except Exception as exc:  # noqa: BLE001 - the user gets a message, not a traceback
+    except Exception as exc:
         if type(exc).__name__ == "ValidationError" and hasattr(exc, "errors"):
             error(format_validation_error(exc))
             return 2

@@ -66,7 +66,10 @@ _HELP: dict[str, tuple[str, Any]] = {
     "env": ("Environment variable KEY=VALUE (repeatable); KEY alone unsets it.", COMMON_PANEL),
     "label": ("Label KEY=VALUE (repeatable).", COMMON_PANEL),
     "name": ("Name of the process, container or job.", COMMON_PANEL),
-    "flow": ("Run a flow entrypoint (path/file.py:function or module:function) through launchbay.engine.", COMMON_PANEL),
+    "flow": (
+        "Run a flow entrypoint (path/file.py:function or module:function) through launchbay.engine.",
+        COMMON_PANEL,
+    ),
     "param": ("Flow parameter KEY=VALUE (repeatable; VALUE is JSON when it parses).", COMMON_PANEL),
     "no_stream": ("Do not relay the run's output.", COMMON_PANEL),
     "working_dir": ("Directory to run the process in (default: a fresh temporary one).", PROCESS_PANEL),
@@ -89,7 +92,32 @@ _HELP: dict[str, tuple[str, Any]] = {
     "job_watch_timeout": ("Seconds to wait for the job to finish (default: no limit).", KUBERNETES_PANEL),
 }
 
-_METAVARS: dict[str, str] = {'infra': 'BLOCK', 'docker': 'IMAGE', 'kubernetes': 'IMAGE', 'env': 'KEY=VALUE', 'label': 'KEY=VALUE', 'name': 'NAME', 'flow': 'ENTRYPOINT', 'param': 'KEY=VALUE', 'working_dir': 'DIR', 'pull': 'POLICY', 'volume': 'HOST:CONTAINER', 'network': 'NETWORK', 'network_mode': 'MODE', 'mem_limit': 'SIZE', 'memswap_limit': 'SIZE', 'registry': 'BLOCK', 'namespace': 'NAMESPACE', 'job_file': 'FILE', 'customization': 'JSON|@FILE', 'cluster_config': 'BLOCK', 'service_account': 'NAME', 'pull_policy': 'POLICY', 'finished_job_ttl': 'SECONDS', 'job_watch_timeout': 'SECONDS'}
+_METAVARS: dict[str, str] = {
+    "infra": "BLOCK",
+    "docker": "IMAGE",
+    "kubernetes": "IMAGE",
+    "env": "KEY=VALUE",
+    "label": "KEY=VALUE",
+    "name": "NAME",
+    "flow": "ENTRYPOINT",
+    "param": "KEY=VALUE",
+    "working_dir": "DIR",
+    "pull": "POLICY",
+    "volume": "HOST:CONTAINER",
+    "network": "NETWORK",
+    "network_mode": "MODE",
+    "mem_limit": "SIZE",
+    "memswap_limit": "SIZE",
+    "registry": "BLOCK",
+    "namespace": "NAMESPACE",
+    "job_file": "FILE",
+    "customization": "JSON|@FILE",
+    "cluster_config": "BLOCK",
+    "service_account": "NAME",
+    "pull_policy": "POLICY",
+    "finished_job_ttl": "SECONDS",
+    "job_watch_timeout": "SECONDS",
+}
 
 _FLAG_NAMES: dict[str, list[str]] = {"env": ["--env", "-e"], "label": ["--label", "-l"]}
 
@@ -140,7 +168,9 @@ def with_infra_options(command: Callable[..., Any]) -> Callable[..., Any]:
         return command(options=InfraOptions(**option_values), **kwargs)
 
     wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=positional + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in keyword] + _parameters()
+        parameters=positional
+        + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in keyword]
+        + _parameters()
     )
     del wrapper.__wrapped__  # typer must read the new signature, not the original
     wrapper.__annotations__ = {p.name: p.annotation for p in wrapper.__signature__.parameters.values()}  # type: ignore[attr-defined]
@@ -226,13 +256,10 @@ def load_infrastructure_block(reference: str) -> Any:
         matches = [
             saved
             for saved in store.list()
-            if saved.name == reference
-            and issubclass(Block.block_class_for(saved.type_slug), Infrastructure)
+            if saved.name == reference and issubclass(Block.block_class_for(saved.type_slug), Infrastructure)
         ]
         if not matches:
-            raise BlockNotFound(
-                f"No infrastructure block named {reference!r}; see `launchbay block ls`."
-            )
+            raise BlockNotFound(f"No infrastructure block named {reference!r}; see `launchbay block ls`.")
         if len(matches) > 1:
             raise BlockError(
                 f"Several blocks are named {reference!r}: "

@@ -19,7 +19,7 @@ from launchbay.settings import base_environment
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
 
-I = TypeVar("I", bound="Infrastructure")
+InfraT = TypeVar("InfraT", bound="Infrastructure")
 
 LABEL_PREFIX = "launchbay.io/"
 
@@ -120,9 +120,7 @@ class Infrastructure(Block):
     @abstractmethod
     async def _kill(self, infrastructure_pid: str, grace_seconds: int) -> None: ...
 
-    async def _attach(
-        self, infrastructure_pid: str, task_status: TaskStatus[str]
-    ) -> InfrastructureResult:
+    async def _attach(self, infrastructure_pid: str, task_status: TaskStatus[str]) -> InfrastructureResult:
         raise NotImplementedError(f"{type(self).__name__} does not support attach")
 
     # --- flow runs ----------------------------------------------------------
@@ -156,11 +154,11 @@ class Infrastructure(Block):
         }
 
     def prepare_for_flow_run(
-        self: I,
+        self: InfraT,
         flow_run: FlowRun,
         deployment: Deployment | None = None,
         flow: Flow | None = None,
-    ) -> I:
+    ) -> InfraT:
         """A copy set up to run ``flow_run``; the block's own values win."""
         labels = self._base_flow_run_labels(flow_run)
         if deployment is not None:
@@ -169,9 +167,7 @@ class Infrastructure(Block):
                 updated = deployment.updated
                 if updated.tzinfo is None:
                     updated = updated.replace(tzinfo=timezone.utc)
-                labels[f"{LABEL_PREFIX}deployment-updated"] = updated.astimezone(
-                    timezone.utc
-                ).isoformat()
+                labels[f"{LABEL_PREFIX}deployment-updated"] = updated.astimezone(timezone.utc).isoformat()
         if flow is not None:
             labels[f"{LABEL_PREFIX}flow-name"] = flow.name
         update: dict[str, Any] = {

@@ -79,9 +79,7 @@ class DockerContainer(Infrastructure):
     image_registry: DockerRegistry | None = Field(
         default=None, description="Registry to log in to when the image must be pulled."
     )
-    networks: list[str] = Field(
-        default_factory=list, description="Networks to connect the container to."
-    )
+    networks: list[str] = Field(default_factory=list, description="Networks to connect the container to.")
     network_mode: str | None = Field(
         default=None,
         description="Docker network mode; unset: 'host' on Linux when the API URL is local.",
@@ -96,9 +94,7 @@ class DockerContainer(Infrastructure):
         default=None,
         description="Total memory plus swap (bytes or '1g'); -1 allows unlimited swap.",
     )
-    mem_limit: float | str | None = Field(
-        default=None, description="Memory limit (bytes or '512m')."
-    )
+    mem_limit: float | str | None = Field(default=None, description="Memory limit (bytes or '512m').")
     privileged: bool = Field(default=False, description="Give the container extended privileges.")
 
     # --- validation ---------------------------------------------------------
@@ -296,32 +292,25 @@ class DockerContainer(Infrastructure):
                 ) from None
             if policy is ImagePullPolicy.ALWAYS:
                 raise InfrastructureError(
-                    f"Image {self.image!r} was pulled but the engine does not find it "
-                    "(removed meanwhile?)."
+                    f"Image {self.image!r} was pulled but the engine does not find it (removed meanwhile?)."
                 ) from None
         await self._pull(host)
         return await _call(host, _create_with_free_name, client, settings)
 
-    def _result(
-        self, identifier: str, display: str, exit_: ContainerExit | None
-    ) -> DockerContainerResult:
+    def _result(self, identifier: str, display: str, exit_: ContainerExit | None) -> DockerContainerResult:
         if exit_ is None:
             self.logger.warning(
                 "Docker container %s was removed while being watched; its exit code is unknown.",
                 display,
             )
-            return DockerContainerResult(
-                identifier=identifier, status_code=-1, reason="container removed"
-            )
+            return DockerContainerResult(identifier=identifier, status_code=-1, reason="container removed")
         reason = exits.exit_reason(exit_.status_code, oom_killed=exit_.oom_killed, error=exit_.error)
         self.logger.info("Docker container %s has status 'exited'", display)
         if exit_.status_code != 0 or reason:
             explanation = exits.describe_exit(exit_.status_code, reason, self.mem_limit)
             message = f"Docker container {display} exited with status code: {exit_.status_code}"
-            self.logger.error("%s; %s" % (message, explanation) if explanation else message)
-        return DockerContainerResult(
-            identifier=identifier, status_code=exit_.status_code, reason=reason
-        )
+            self.logger.error(f"{message}; {explanation}" if explanation else message)
+        return DockerContainerResult(identifier=identifier, status_code=exit_.status_code, reason=reason)
 
     # --- kill and attach ------------------------------------------------------------
 
@@ -355,9 +344,7 @@ class DockerContainer(Infrastructure):
                 f"Docker engine at {host.url}."
             ) from None
 
-    async def _attach(
-        self, infrastructure_pid: str, task_status: TaskStatus[str]
-    ) -> DockerContainerResult:
+    async def _attach(self, infrastructure_pid: str, task_status: TaskStatus[str]) -> DockerContainerResult:
         """Resume following a container started elsewhere (by another, possibly
         dead, launchbay process): its output from the start, then live, and its
         exit code."""
@@ -378,8 +365,7 @@ class DockerContainer(Infrastructure):
             details = await _call(host, _inspect_or_none, client, container_id)
             if details is None:
                 raise InfrastructureNotFound(
-                    f"Container {container_id[:12]!r} was not found on the Docker engine at "
-                    f"{host.url}."
+                    f"Container {container_id[:12]!r} was not found on the Docker engine at {host.url}."
                 )
             name = str(details.get("Name") or "").lstrip("/")
             display = repr(name) if name else container_id[:12]
@@ -531,9 +517,7 @@ async def _remove_quietly(client: docker.DockerClient, container_id: str) -> Non
     await anyio.to_thread.run_sync(remove)
 
 
-async def _stop_and_drain(
-    client: docker.DockerClient, container_id: str, output: Any | None
-) -> None:
+async def _stop_and_drain(client: docker.DockerClient, container_id: str, output: Any | None) -> None:
     """Stop a cancelled run's container, still relaying what it writes until
     it stops (from its log, skipping what was already relayed)."""
     from launchbay._internal.docker.http import StreamBroken

@@ -133,8 +133,7 @@ class KubernetesJob(Infrastructure):
     )
     job_watch_timeout_seconds: int | None = Field(
         default=None,
-        description="How long to wait for the job to finish once its pod has started; "
-        "None waits forever.",
+        description="How long to wait for the job to finish once its pod has started; None waits forever.",
     )
     pod_watch_timeout_seconds: int = Field(
         default=60, description="How long to wait for the job's pod to start."
@@ -146,9 +145,7 @@ class KubernetesJob(Infrastructure):
         "unschedulable) before the run fails with that cause and the job is deleted; "
         "None waits up to pod_watch_timeout_seconds instead.",
     )
-    stream_output: bool = Field(
-        default=True, description="Relay the job's container log to our stdout."
-    )
+    stream_output: bool = Field(default=True, description="Relay the job's container log to our stdout.")
     finished_job_ttl: int | None = Field(
         default=None,
         description="Seconds Kubernetes keeps the job after it finishes (ttlSecondsAfterFinished).",
@@ -267,9 +264,7 @@ class KubernetesJob(Infrastructure):
 
         await runner.kill_job(self, infrastructure_pid, grace_seconds)
 
-    async def _attach(
-        self, infrastructure_pid: str, task_status: TaskStatus[str]
-    ) -> KubernetesJobResult:
+    async def _attach(self, infrastructure_pid: str, task_status: TaskStatus[str]) -> KubernetesJobResult:
         from launchbay._internal.kubernetes import runner
 
         return await runner.attach_job(self, infrastructure_pid, task_status)

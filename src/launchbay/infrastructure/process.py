@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field
 
 from launchbay._internal import output, processes
-from launchbay._internal.processes import CANCEL_GRACE_SECONDS  # noqa: F401 - re-exported
+from launchbay._internal.processes import CANCEL_GRACE_SECONDS
 from launchbay.exceptions import InfrastructureNotAvailable, InfrastructureNotFound
 from launchbay.infrastructure.base import Infrastructure, InfrastructureResult
 
@@ -32,9 +32,7 @@ class Process(Infrastructure):
     _documentation_url: ClassVar[str] = "https://launchbay.dev/infrastructure/process"
 
     type: Literal["process"] = Field(default="process", description="The kind of infrastructure.")
-    stream_output: bool = Field(
-        default=True, description="Relay the process's stdout and stderr to ours."
-    )
+    stream_output: bool = Field(default=True, description="Relay the process's stdout and stderr to ours.")
     working_dir: str | Path | None = Field(
         default=None,
         description="Directory to run in; a fresh temporary directory (removed afterwards) if unset.",
@@ -178,9 +176,7 @@ class Process(Infrastructure):
                 f"Unable to kill process {infrastructure_pid!r}: permission denied."
             ) from None
 
-    async def _attach(
-        self, infrastructure_pid: str, task_status: TaskStatus[str]
-    ) -> ProcessResult:
+    async def _attach(self, infrastructure_pid: str, task_status: TaskStatus[str]) -> ProcessResult:
         """Wait for a process started elsewhere. Its output went to its launcher
         and its exit code to its parent, so the status code is -1 (unknown)."""
         pid = self._check_reachable(infrastructure_pid)

@@ -59,7 +59,9 @@ def test_no_engine_gives_an_actionable_error(tmp_path: pytest.TempPathFactory) -
 
 def test_refused_tcp_connection() -> None:
     host = resolve_host({"DOCKER_HOST": "tcp://127.0.0.1:9"})
-    with pytest.raises(InfrastructureError, match="Could not connect to Docker at tcp://127.0.0.1:9: connection refused"):
+    with pytest.raises(
+        InfrastructureError, match="Could not connect to Docker at tcp://127.0.0.1:9: connection refused"
+    ):
         engine_info(host)
 
 

@@ -25,7 +25,7 @@ def test_whole_frames() -> None:
 
 
 def test_frames_split_at_every_byte() -> None:
-    data = frame(1, b"a" * 10) + frame(2, b"b" * 3) + frame(1, b"")+ frame(1, b"c")
+    data = frame(1, b"a" * 10) + frame(2, b"b" * 3) + frame(1, b"") + frame(1, b"c")
     decoder = FrameDecoder()
     out = collect(decoder, [data[i : i + 1] for i in range(len(data))])
     assert out == {STDOUT: b"a" * 10 + b"c", STDERR: b"bbb"}

@@ -135,8 +135,15 @@ def test_shortcut_patch_order_and_content() -> None:
         {"op": "add", "path": "/metadata/generateName", "value": "job-"},
     ]
     minimal = manifest.shortcut_patch(
-        namespace=None, image=None, labels={}, environment={}, image_pull_policy=None,
-        service_account_name=None, finished_job_ttl=None, command=None, generate_name="x-",
+        namespace=None,
+        image=None,
+        labels={},
+        environment={},
+        image_pull_policy=None,
+        service_account_name=None,
+        finished_job_ttl=None,
+        command=None,
+        generate_name="x-",
     )
     assert minimal == [{"op": "add", "path": "/metadata/generateName", "value": "x-"}]
 

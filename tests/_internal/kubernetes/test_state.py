@@ -58,7 +58,11 @@ def raw_pod(
             "name": name,
             "uid": f"uid-{name}",
             "creationTimestamp": created,
-            "labels": {"batch.kubernetes.io/job-name": "j", "batch.kubernetes.io/controller-uid": "u1", "job-name": "j"},
+            "labels": {
+                "batch.kubernetes.io/job-name": "j",
+                "batch.kubernetes.io/controller-uid": "u1",
+                "job-name": "j",
+            },
         },
         "spec": {"containers": [{"name": "launchbay-job"}, {"name": "sidecar"}]},
         "status": status,
@@ -81,7 +85,16 @@ def test_job_end() -> None:
     assert done is not None and done.succeeded
     failed = job_end(
         JobState.from_raw(
-            raw_job(conditions=[{"type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": "Job was active longer than specified deadline"}])
+            raw_job(
+                conditions=[
+                    {
+                        "type": "Failed",
+                        "status": "True",
+                        "reason": "DeadlineExceeded",
+                        "message": "Job was active longer than specified deadline",
+                    }
+                ]
+            )
         )
     )
     assert failed is not None and not failed.succeeded
@@ -93,7 +106,18 @@ def test_job_end() -> None:
     # The real reason is known before the Failed condition comes.
     target = job_end(
         JobState.from_raw(
-            raw_job(backoff=0, failed=1, conditions=[{"type": "FailureTarget", "status": "True", "reason": "DeadlineExceeded", "message": "too long"}])
+            raw_job(
+                backoff=0,
+                failed=1,
+                conditions=[
+                    {
+                        "type": "FailureTarget",
+                        "status": "True",
+                        "reason": "DeadlineExceeded",
+                        "message": "too long",
+                    }
+                ],
+            )
         )
     )
     assert target is not None and target.reason == "DeadlineExceeded: too long"
@@ -104,7 +128,9 @@ def test_job_end() -> None:
 
 
 def test_newest_pod_by_creation_then_start_then_seen() -> None:
-    first = PodState.from_raw(raw_pod("a", created="2026-01-01T00:00:00Z", started="2026-01-01T00:00:00Z"), seen=1)
+    first = PodState.from_raw(
+        raw_pod("a", created="2026-01-01T00:00:00Z", started="2026-01-01T00:00:00Z"), seen=1
+    )
     second = PodState.from_raw(raw_pod("b", created="2026-01-01T00:00:05Z"), seen=2)
     assert newest_pod([second, first]) is second
     # Same second: the one not started yet is the newer.
@@ -114,45 +140,94 @@ def test_newest_pod_by_creation_then_start_then_seen() -> None:
 
 
 def test_stuck_reasons() -> None:
-    for reason in ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "ErrImageNeverPull"]:
+    for reason in [
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "ErrImageNeverPull",
+    ]:
         pod = PodState.from_raw(raw_pod(container={"waiting": {"reason": reason, "message": "details"}}))
         assert stuck_reason(pod) == f"{reason}: details"
     creating = PodState.from_raw(raw_pod(container={"waiting": {"reason": "ContainerCreating"}}))
     assert stuck_reason(creating) is None
     unschedulable = PodState.from_raw(
-        raw_pod(conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes are available: 1 Insufficient memory."}])
+        raw_pod(
+            conditions=[
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "0/1 nodes are available: 1 Insufficient memory.",
+                }
+            ]
+        )
     )
     assert stuck_reason(unschedulable) == "Unschedulable: 0/1 nodes are available: 1 Insufficient memory."
     init = raw_pod()
-    init["status"]["initContainerStatuses"] = [{"name": "init", "state": {"waiting": {"reason": "ErrImagePull"}}}]
+    init["status"]["initContainerStatuses"] = [
+        {"name": "init", "state": {"waiting": {"reason": "ErrImagePull"}}}
+    ]
     assert stuck_reason(PodState.from_raw(init)) == "ErrImagePull"
     finished = PodState.from_raw(raw_pod(phase="Failed", container={"waiting": {"reason": "ErrImagePull"}}))
     assert stuck_reason(finished) is None
 
 
 def test_exit_status() -> None:
-    ok = exit_status(PodState.from_raw(raw_pod(phase="Succeeded", container={"terminated": {"exitCode": 0, "reason": "Completed"}})))
+    ok = exit_status(
+        PodState.from_raw(
+            raw_pod(phase="Succeeded", container={"terminated": {"exitCode": 0, "reason": "Completed"}})
+        )
+    )
     assert (ok.code, ok.reason) == (0, None)
-    three = exit_status(PodState.from_raw(raw_pod(phase="Failed", container={"terminated": {"exitCode": 3, "reason": "Error"}})))
+    three = exit_status(
+        PodState.from_raw(
+            raw_pod(phase="Failed", container={"terminated": {"exitCode": 3, "reason": "Error"}})
+        )
+    )
     assert (three.code, three.reason) == (3, None)
-    oom = exit_status(PodState.from_raw(raw_pod(phase="Failed", container={"terminated": {"exitCode": 137, "reason": "OOMKilled"}})))
+    oom = exit_status(
+        PodState.from_raw(
+            raw_pod(phase="Failed", container={"terminated": {"exitCode": 137, "reason": "OOMKilled"}})
+        )
+    )
     assert oom.code == 137 and oom.reason == "OOMKilled: the container ran out of memory"
-    killed = exit_status(PodState.from_raw(raw_pod(phase="Failed", container={"terminated": {"exitCode": 143, "reason": "Error"}})))
+    killed = exit_status(
+        PodState.from_raw(
+            raw_pod(phase="Failed", container={"terminated": {"exitCode": 143, "reason": "Error"}})
+        )
+    )
     assert killed.reason == "SIGTERM"
     evicted = exit_status(
-        PodState.from_raw(raw_pod(phase="Failed", reason="Evicted", message="The node was low on resource: memory."))
+        PodState.from_raw(
+            raw_pod(phase="Failed", reason="Evicted", message="The node was low on resource: memory.")
+        )
     )
     assert evicted.code is None and evicted.reason == "Evicted: The node was low on resource: memory."
     deadline = exit_status(
         PodState.from_raw(
-            raw_pod(phase="Failed", reason="DeadlineExceeded", message="Pod was active on the node longer than the specified deadline",
-                    container={"terminated": {"exitCode": 137, "reason": "Error"}})
+            raw_pod(
+                phase="Failed",
+                reason="DeadlineExceeded",
+                message="Pod was active on the node longer than the specified deadline",
+                container={"terminated": {"exitCode": 137, "reason": "Error"}},
+            )
         )
     )
     assert deadline.code == 137 and "DeadlineExceeded: Pod was active" in (deadline.reason or "")
     preempted = exit_status(
         PodState.from_raw(
-            raw_pod(phase="Failed", conditions=[{"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler", "message": "preempted"}])
+            raw_pod(
+                phase="Failed",
+                conditions=[
+                    {
+                        "type": "DisruptionTarget",
+                        "status": "True",
+                        "reason": "PreemptionByScheduler",
+                        "message": "preempted",
+                    }
+                ],
+            )
         )
     )
     assert preempted.reason == "PreemptionByScheduler: preempted"
@@ -194,5 +269,7 @@ def test_a_single_pod_job_has_succeeded_when_its_pod_has() -> None:
     assert not early(pod=PodState.from_raw(raw_pod(phase="Failed", container=failed)))
     # Succeeded, but no exit status 0 for the first container, or a pod deleted.
     assert not early(pod=PodState.from_raw(raw_pod(phase="Succeeded")))
-    assert not early(pod=PodState.from_raw(raw_pod(phase="Succeeded", container={"terminated": {"exitCode": 2}})))
+    assert not early(
+        pod=PodState.from_raw(raw_pod(phase="Succeeded", container={"terminated": {"exitCode": 2}}))
+    )
     assert not early(pod=succeeded.as_deleted())

@@ -10,7 +10,6 @@ import anyio
 import pytest
 
 from launchbay._internal.kubernetes.watcher import NamespaceWatcher, Subscription, WatchExpired
-
 from tests._internal.kubernetes.test_state import raw_job, raw_pod
 
 
@@ -48,13 +47,33 @@ def test_events_update_the_cache_and_the_subscription() -> None:
         assert sub.pods["j-1"].phase == "Running"
         # Another job's events do not wake this subscription.
         watcher._apply_event(jobs, {"type": "ADDED", "object": job("other", "u9")})
-        watcher._apply_event(pods, {"type": "ADDED", "object": {**pod("other-1", job_uid="u9"), "metadata": {**pod("other-1", job_uid="u9")["metadata"], "labels": {"job-name": "other"}}}})
+        watcher._apply_event(
+            pods,
+            {
+                "type": "ADDED",
+                "object": {
+                    **pod("other-1", job_uid="u9"),
+                    "metadata": {**pod("other-1", job_uid="u9")["metadata"], "labels": {"job-name": "other"}},
+                },
+            },
+        )
         assert sub.version == 2 and set(watcher.jobs) == {"j", "other"}
         # Bookmarks only move the resourceVersion.
-        assert watcher._apply_event(jobs, {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "99"}}}) == "99"
+        assert (
+            watcher._apply_event(
+                jobs, {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "99"}}}
+            )
+            == "99"
+        )
         assert sub.version == 2
         # A deleted pod keeps its last state in the subscription.
-        watcher._apply_event(pods, {"type": "DELETED", "object": pod("j-1", phase="Succeeded", container={"terminated": {"exitCode": 0}})})
+        watcher._apply_event(
+            pods,
+            {
+                "type": "DELETED",
+                "object": pod("j-1", phase="Succeeded", container={"terminated": {"exitCode": 0}}),
+            },
+        )
         assert sub.pods["j-1"].deleted and "j-1" not in watcher.pods
         watcher._apply_event(jobs, {"type": "DELETED", "object": job()})
         assert sub.job_deleted and "j" not in watcher.jobs
@@ -77,11 +96,17 @@ def test_error_events() -> None:
     async def main() -> None:
         watcher = NamespaceWatcher(api=None, namespace="ns")  # type: ignore[arg-type]
         with pytest.raises(WatchExpired):
-            watcher._apply_event(watcher._kinds["jobs"], {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}})
+            watcher._apply_event(
+                watcher._kinds["jobs"],
+                {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}},
+            )
         from launchbay._internal.kubernetes.api import KubernetesApiError
 
         with pytest.raises(KubernetesApiError, match="403 Forbidden"):
-            watcher._apply_event(watcher._kinds["jobs"], {"type": "ERROR", "object": {"code": 403, "reason": "Forbidden", "message": "no"}})
+            watcher._apply_event(
+                watcher._kinds["jobs"],
+                {"type": "ERROR", "object": {"code": 403, "reason": "Forbidden", "message": "no"}},
+            )
 
     run(main)
 

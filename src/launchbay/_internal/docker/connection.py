@@ -55,8 +55,12 @@ class DockerHost:
         tls = self.tls
         if not tls:
             return (self.key,)
-        return (self.key, repr(getattr(tls, "ca_cert", None)), repr(getattr(tls, "cert", None)),
-                repr(getattr(tls, "verify", None)))
+        return (
+            self.key,
+            repr(getattr(tls, "ca_cert", None)),
+            repr(getattr(tls, "cert", None)),
+            repr(getattr(tls, "verify", None)),
+        )
 
     @property
     def tls(self) -> Any:
@@ -117,9 +121,7 @@ def resolve_host(environment: dict[str, str] | None = None) -> DockerHost:
         raise InfrastructureError(f"Invalid Docker settings in the environment: {exc}") from None
     if "base_url" not in params:
         params.update(_context_params(environment))
-    url = params.get("base_url") or (
-        DEFAULT_WINDOWS_HOST if os.name == "nt" else DEFAULT_LOCAL_HOST
-    )
+    url = params.get("base_url") or (DEFAULT_WINDOWS_HOST if os.name == "nt" else DEFAULT_LOCAL_HOST)
     if url.startswith("http+unix://"):
         url = "unix://" + url[len("http+unix://") :]
     params["base_url"] = url
@@ -232,8 +234,8 @@ def is_connection_error(exc: BaseException) -> bool:
     an answer from the engine)."""
     import requests
 
-    return isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError)) or (
-        isinstance(exc, requests.exceptions.Timeout)
+    return isinstance(
+        exc, (requests.exceptions.ConnectionError, ConnectionError, requests.exceptions.Timeout)
     )
 
 

@@ -77,7 +77,9 @@ def engine_time_nano(timestamp: str) -> int:
 
 def is_finished(state: dict[str, Any]) -> bool:
     return state.get("Status") in ("exited", "dead") or (
-        not state.get("Running") and not state.get("Restarting") and bool(state.get("FinishedAt"))
+        not state.get("Running")
+        and not state.get("Restarting")
+        and bool(state.get("FinishedAt"))
         and not str(state.get("FinishedAt", "")).startswith("0001-")
     )
 

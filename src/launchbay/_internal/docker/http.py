@@ -136,9 +136,7 @@ async def _connect(host: DockerHost) -> ByteStream:
         raise StreamUnsupported(host.url)
     tls = host.tls
     if tls or host.url.startswith("https://"):
-        return await anyio.connect_tcp(
-            *address, ssl_context=_ssl_context(tls), tls_standard_compatible=False
-        )
+        return await anyio.connect_tcp(*address, ssl_context=_ssl_context(tls), tls_standard_compatible=False)
     return await anyio.connect_tcp(*address)
 
 
@@ -174,7 +172,7 @@ async def request(
         except (anyio.EndOfStream, anyio.IncompleteRead, anyio.DelimiterNotFound) as exc:
             raise StreamBroken(f"no HTTP response from the engine ({type(exc).__name__})") from None
         status_line, *header_lines = raw_head.decode("latin-1").split("\r\n")
-        _, status, reason = (status_line.split(" ", 2) + [""])[:3]
+        _, status, reason = ([*status_line.split(" ", 2), ""])[:3]
         headers = {}
         for line in header_lines:
             name, _, value = line.partition(":")

@@ -111,8 +111,7 @@ async def follow_container(
                 await relay_done.wait()
             if not relay_done.is_set():
                 logger.warning(
-                    "The output of container %s did not end within %ss of its exit; "
-                    "stopped relaying it.",
+                    "The output of container %s did not end within %ss of its exit; stopped relaying it.",
                     container_id[:12],
                     DRAIN_SECONDS,
                 )

@@ -44,8 +44,7 @@ class ApiUrl:
             host, problem = None, str(exc)
         if host is None:
             logger.warning(
-                "Could not parse the API URL %r (%s); the container's network is not "
-                "inferred from it.",
+                "Could not parse the API URL %r (%s); the container's network is not inferred from it.",
                 self.value,
                 problem,
             )
@@ -100,8 +99,7 @@ def extra_hosts(
         parsed = parse_engine_version(engine_version)
         if parsed is None:
             logger.warning(
-                "Could not parse the Docker Engine version %r; %s will not be mapped "
-                "to the host.",
+                "Could not parse the Docker Engine version %r; %s will not be mapped to the host.",
                 engine_version,
                 HOST_DOCKER_INTERNAL,
             )

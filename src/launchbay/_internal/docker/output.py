@@ -121,16 +121,20 @@ class ContainerOutput:
         try:
             await self._relay_body(body, skip=False)
         except (StreamBroken, OSError) as exc:
-            logger.warning("Lost the output stream of container %s (%s); resuming from its log.",
-                           self.container_id[:12], exc)
+            logger.warning(
+                "Lost the output stream of container %s (%s); resuming from its log.",
+                self.container_id[:12],
+                exc,
+            )
 
     async def _relay_body(self, body: AsyncIterator[bytes], *, skip: bool) -> None:
         decoder = FrameDecoder()
         seen = {STDOUT: 0, STDERR: 0}
         async for data in body:
             pieces = [(STDOUT, data)] if self.tty else decoder.feed(data)
-            for stream, piece in pieces:
-                stream = STDERR if stream == STDERR else STDOUT
+            for frame_stream, frame in pieces:
+                stream = STDERR if frame_stream == STDERR else STDOUT
+                piece = frame
                 if skip:
                     # Resuming: drop what was relayed before the break.
                     already = self.relayed[stream] - seen[stream]
@@ -181,8 +185,9 @@ class ContainerOutput:
             client = new_client(self.host, timeout=None)
             try:
                 if logs:
-                    chunks = client.api.logs(self.container_id, stream=True, follow=follow,
-                                             stdout=True, stderr=True)
+                    chunks = client.api.logs(
+                        self.container_id, stream=True, follow=follow, stdout=True, stderr=True
+                    )
                     for chunk in chunks:
                         anyio.from_thread.run_sync(emit, STDOUT, chunk)
                 else:

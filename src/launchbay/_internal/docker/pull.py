@@ -13,9 +13,7 @@ if TYPE_CHECKING:
     from launchbay.blocks.docker import DockerRegistry
 
 
-def pull_image(
-    client: docker.DockerClient, image: str, registry: DockerRegistry | None = None
-) -> None:
+def pull_image(client: docker.DockerClient, image: str, registry: DockerRegistry | None = None) -> None:
     """Pull ``image`` (blocking: run it in a worker thread). The engine reports
     some failures in the HTTP status and others inside the progress stream;
     both become one ``InfrastructureError``."""

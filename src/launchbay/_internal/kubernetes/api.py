@@ -20,7 +20,6 @@ from typing import Any
 
 import aiohttp
 import anyio
-
 from kubernetes.aio.client import ApiClient
 
 CONNECT_TIMEOUT_SECONDS = 15
@@ -155,7 +154,9 @@ class KubeApi:
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """A streaming GET (watch, log); the response body is read by the caller.
         Raises ``KubernetesApiError`` for an error status."""
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_SECONDS, sock_read=read_timeout)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=CONNECT_TIMEOUT_SECONDS, sock_read=read_timeout
+        )
         response = await self._send("GET", path, query, None, timeout, what)
         try:
             if response.status >= 400:

@@ -51,7 +51,9 @@ def config_source(cluster_config: Any | None) -> ConfigSource:
     ``KubernetesClusterConfig`` or None)."""
     if cluster_config is not None:
         digest = hashlib.sha256(
-            json.dumps([cluster_config.config, cluster_config.context_name], sort_keys=True, default=str).encode()
+            json.dumps(
+                [cluster_config.config, cluster_config.context_name], sort_keys=True, default=str
+            ).encode()
         ).hexdigest()
         return ConfigSource(
             kind="block",
@@ -175,9 +177,7 @@ class ClusterConnection:
         from launchbay._internal.kubernetes.api import KubernetesApiError
 
         try:
-            namespace = await self.api.request(
-                "GET", "/api/v1/namespaces/kube-system", what="GET namespace"
-            )
+            namespace = await self.api.request("GET", "/api/v1/namespaces/kube-system", what="GET namespace")
         except KubernetesApiError as exc:
             raise InfrastructureError(
                 f"Cannot read the cluster UID (the kube-system namespace's) from "

@@ -25,9 +25,7 @@ from launchbay._internal.kubernetes.api import KubeApi, KubernetesApiError, desc
 logger = logging.getLogger("launchbay.infrastructure.kubernetes-job")
 
 # RFC 3339 with nanoseconds, as the kubelet writes it (trailing zeros trimmed).
-_TIMESTAMP = re.compile(
-    rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) "
-)
+_TIMESTAMP = re.compile(rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) ")
 # A container that has ended but whose log stream stays silent this long is
 # followed again (the stream's connection may have died without notice).
 STALLED_STREAM_SECONDS = 10.0
@@ -53,7 +51,7 @@ def split_line(line: bytes) -> tuple[tuple[int, int] | None, str | None, bytes]:
     match = _TIMESTAMP.match(line)
     if match is None:
         return None, None, line
-    return parse_timestamp(match), match.group(0)[:-1].decode(), line[match.end():]
+    return parse_timestamp(match), match.group(0)[:-1].decode(), line[match.end() :]
 
 
 class LogCursor:
@@ -153,15 +151,11 @@ class LogFollower:
                 if exc.status == 400 and self.container_done():
                     return  # e.g. the container never started
                 if not exc.transient and exc.status != 400:
-                    logger.warning(
-                        "Cannot stream the log of pod %r: %s", self.pod, describe_error(exc)
-                    )
+                    logger.warning("Cannot stream the log of pod %r: %s", self.pod, describe_error(exc))
                     return
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 if not is_transient(exc):
-                    logger.warning(
-                        "Error streaming the log of pod %r: %s", self.pod, describe_error(exc)
-                    )
+                    logger.warning("Error streaming the log of pod %r: %s", self.pod, describe_error(exc))
                     return
                 logger.debug("Log stream of pod %r dropped (%s); resuming.", self.pod, describe_error(exc))
             if finished_cleanly:
@@ -190,7 +184,7 @@ class LogFollower:
                 nonlocal result, error
                 try:
                     result = await self._stream_once()
-                except Exception as exc:  # noqa: BLE001 - re-raised below, unwrapped
+                except Exception as exc:
                     error = exc
                 task_group.cancel_scope.cancel()
 

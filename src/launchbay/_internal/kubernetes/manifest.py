@@ -99,9 +99,7 @@ def incompatible_values(job: Mapping[str, Any]) -> list[str]:
 def check_required_paths(job: Mapping[str, Any]) -> None:
     missing = missing_paths(job)
     if missing:
-        raise ValueError(
-            "Job is missing required attributes at the following paths: " + ", ".join(missing)
-        )
+        raise ValueError("Job is missing required attributes at the following paths: " + ", ".join(missing))
 
 
 def check_compatible_values(job: Mapping[str, Any]) -> None:
@@ -129,7 +127,9 @@ def manifest_image(job: Mapping[str, Any]) -> str | None:
 # --- the shortcut patch -----------------------------------------------------
 
 
-def api_url_for_cluster(env: Mapping[str, str], api_url_setting: str | None, dns_name: str | None) -> dict[str, str]:
+def api_url_for_cluster(
+    env: Mapping[str, str], api_url_setting: str | None, dns_name: str | None
+) -> dict[str, str]:
     """Replace localhost in the API URL by ``dns_name`` when the URL came from
     the settings (not from the block's own ``env``): a pod cannot reach the
     launcher's localhost."""
@@ -187,9 +187,7 @@ def shortcut_patch(
             {"op": "add", "path": f"{FIRST_CONTAINER}/env/-", "value": {"name": key, "value": value}}
         )
     if image_pull_policy:
-        patch.append(
-            {"op": "add", "path": f"{FIRST_CONTAINER}/imagePullPolicy", "value": image_pull_policy}
-        )
+        patch.append({"op": "add", "path": f"{FIRST_CONTAINER}/imagePullPolicy", "value": image_pull_policy})
     if service_account_name:
         patch.append(
             {"op": "add", "path": "/spec/template/spec/serviceAccountName", "value": service_account_name}

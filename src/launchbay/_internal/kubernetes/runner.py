@@ -104,7 +104,9 @@ def job_namespace(job: KubernetesJob) -> str:
     return job.build_job().get("metadata", {}).get("namespace") or DEFAULT_NAMESPACE
 
 
-async def _reachable(job: KubernetesJob, connection: ClusterConnection, infrastructure_pid: str, action: str) -> tuple[str, str]:
+async def _reachable(
+    job: KubernetesJob, connection: ClusterConnection, infrastructure_pid: str, action: str
+) -> tuple[str, str]:
     """Check that this configuration reaches the pid's cluster and namespace."""
     cluster_uid, namespace, name = parse_pid(infrastructure_pid)
     expected = job_namespace(job)
@@ -172,7 +174,7 @@ async def _delete_after_abandon(job: KubernetesJob, api: KubeApi, namespace: str
     try:
         with anyio.move_on_after(15):
             await _delete(api, namespace, name, CANCEL_GRACE_SECONDS, propagation="Background")
-    except Exception as exc:  # noqa: BLE001 - best effort; the original error matters
+    except Exception as exc:
         job.logger.warning("Could not delete job %r: %s", name, describe_error(exc))
 
 
@@ -184,7 +186,9 @@ async def attach_job(
         namespace, name = await _reachable(job, connection, infrastructure_pid, "attach to")
         async with api_errors(connection.api.host, f"reading job {name!r}"):
             try:
-                raw = await connection.api.request("GET", _jobs_path(namespace, name), what="GET job", retry_for=10)
+                raw = await connection.api.request(
+                    "GET", _jobs_path(namespace, name), what="GET job", retry_for=10
+                )
             except KubernetesApiError as exc:
                 if exc.status == 404:
                     raise InfrastructureNotFound(
@@ -220,7 +224,9 @@ async def kill_job(job: KubernetesJob, infrastructure_pid: str, grace_seconds: i
                 job.logger.warning("Job %r is still being deleted.", name)
 
 
-async def _delete(api: KubeApi, namespace: str, name: str, grace_seconds: int, *, propagation: str) -> dict[str, Any]:
+async def _delete(
+    api: KubeApi, namespace: str, name: str, grace_seconds: int, *, propagation: str
+) -> dict[str, Any]:
     """Delete the job, then its pods with the same grace period (the garbage
     collector would give them their own), so the grace period holds."""
     options = {
@@ -246,7 +252,9 @@ async def _delete(api: KubeApi, namespace: str, name: str, grace_seconds: int, *
     return deleted
 
 
-async def _wait_until_gone(api: KubeApi, namespace: str, name: str, deleted: dict[str, Any], timeout: float) -> bool:
+async def _wait_until_gone(
+    api: KubeApi, namespace: str, name: str, deleted: dict[str, Any], timeout: float
+) -> bool:
     """Wait (with a watch of that one job) until the job no longer exists."""
     import json
 
@@ -277,7 +285,7 @@ async def _wait_until_gone(api: KubeApi, namespace: str, name: str, deleted: dic
                         resource_version = (event.get("object", {}).get("metadata") or {}).get(
                             "resourceVersion", resource_version
                         )
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if not (is_transient(exc) or isinstance(exc, (KubernetesApiError, ValueError))):
                     raise
             # Ended or failed: is it gone already?
@@ -387,7 +395,9 @@ class Monitor:
             return due
         self._last_lookup = now
         try:
-            raw = await self.api.request("GET", _jobs_path(self.namespace, self.name), what="GET job", retry_for=10)
+            raw = await self.api.request(
+                "GET", _jobs_path(self.namespace, self.name), what="GET job", retry_for=10
+            )
         except KubernetesApiError as exc:
             if exc.status != 404:
                 raise
@@ -430,7 +440,9 @@ class Monitor:
                 reason = f"the pod did not start within {timeout} s" + (f" ({waiting})" if waiting else "")
                 self.logger.error("Job %r: Pod never started: %s.", self.name, reason)
                 return self._result(-1, reason)
-            wake = min(t for t in (deadline, stuck_until, await self._look_up_unseen_job(now)) if t is not None)
+            wake = min(
+                t for t in (deadline, stuck_until, await self._look_up_unseen_job(now)) if t is not None
+            )
             await sub.wait(seen, wake - time.monotonic())
 
     @staticmethod
@@ -451,12 +463,15 @@ class Monitor:
         grace = self.block.pod_failure_grace_seconds
         self.logger.error(
             "Job %r: Pod %r cannot start: %s (for %.0f s). Deleting the job.",
-            self.name, stuck.pod, stuck.reason, grace or 0,
+            self.name,
+            stuck.pod,
+            stuck.reason,
+            grace or 0,
         )
         try:
             with anyio.CancelScope(shield=True), anyio.move_on_after(15):
                 await _delete(self.api, self.namespace, self.name, 0, propagation="Background")
-        except Exception as exc:  # noqa: BLE001 - the failure is reported either way
+        except Exception as exc:
             self.logger.warning("Could not delete job %r: %s", self.name, describe_error(exc))
         return self._result(-1, stuck.reason)
 
@@ -505,10 +520,14 @@ class Monitor:
             if succeeded_early(sub.job, pod):
                 # Certain from the pod: the Job's condition would only add the
                 # job controller's delay. The logs are still drained to their end.
-                self.logger.debug("Job %r: its only pod succeeded; not waiting for the Job's condition.", self.name)
+                self.logger.debug(
+                    "Job %r: its only pod succeeded; not waiting for the Job's condition.", self.name
+                )
                 return ("finished", JobEnd(succeeded=True))
             now = time.monotonic()
-            stuck_until = self._stuck_deadline(pod, now) if pod is not None and pod.phase == "Pending" else None
+            stuck_until = (
+                self._stuck_deadline(pod, now) if pod is not None and pod.phase == "Pending" else None
+            )
             if stuck_until is None:
                 self._stuck = None
             elif now >= stuck_until:
@@ -551,8 +570,11 @@ class Monitor:
                     followed.add(pod.name)
                     await self._follow_pod(pod.name, sink)
                     continue
-                never_runs = pod.deleted or pod.finished or self.ended.is_set() or (
-                    len(pending) > 1 and pending[-1].name != pod.name and pending[-1].phase != "Pending"
+                never_runs = (
+                    pod.deleted
+                    or pod.finished
+                    or self.ended.is_set()
+                    or (len(pending) > 1 and pending[-1].name != pod.name and pending[-1].phase != "Pending")
                 )
                 if never_runs:
                     followed.add(pod.name)  # it never ran: no log
@@ -611,7 +633,10 @@ class Monitor:
         else:
             self.logger.error(
                 "Job %r: Pod %r exited with status code %s%s.",
-                self.name, pod.name if pod else "?", status.code, f" ({reason})" if reason else "",
+                self.name,
+                pod.name if pod else "?",
+                status.code,
+                f" ({reason})" if reason else "",
             )
         return self._result(status.code, reason)
 
@@ -624,7 +649,7 @@ class Monitor:
                 query=[("labelSelector", f"controller-uid={self.uid}")],
                 retry_for=30,
             )
-        except Exception as exc:  # noqa: BLE001 - keep what the watch gave
+        except Exception as exc:
             self.logger.debug("Could not list the pods of job %r: %s", self.name, describe_error(exc))
             return None
         pods = [PodState.from_raw(raw) for raw in listing.get("items") or []]

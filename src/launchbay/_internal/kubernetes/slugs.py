@@ -20,9 +20,7 @@ _LABEL_STRIP = "_-."
 def job_name(name: str) -> str:
     """A job name (without generateName's ``-``): ``[a-z0-9-]``, at most 45
     characters, starting and ending with a letter or digit. May be empty."""
-    return slugify(
-        name, allowed="a-z0-9", lowercase=True, max_length=JOB_NAME_MAX_LENGTH, strip="-"
-    )
+    return slugify(name, allowed="a-z0-9", lowercase=True, max_length=JOB_NAME_MAX_LENGTH, strip="-")
 
 
 def label_key(key: str) -> str:
@@ -30,8 +28,7 @@ def label_key(key: str) -> str:
     original text so that Kubernetes reports the problem."""
     prefix, slash, name = key.rpartition("/")
     slug_name = (
-        slugify(name, allowed="a-zA-Z0-9._-", max_length=LABEL_NAME_MAX_LENGTH, strip=_LABEL_STRIP)
-        or name
+        slugify(name, allowed="a-zA-Z0-9._-", max_length=LABEL_NAME_MAX_LENGTH, strip=_LABEL_STRIP) or name
     )
     if not slash:
         return slug_name
@@ -52,6 +49,5 @@ def label_value(value: str) -> str:
     """``[a-zA-Z0-9._-]``, at most 63 characters, starting and ending with a
     letter or digit; falls back to the original when nothing is left."""
     return (
-        slugify(value, allowed="a-zA-Z0-9._-", max_length=LABEL_VALUE_MAX_LENGTH, strip=_LABEL_STRIP)
-        or value
+        slugify(value, allowed="a-zA-Z0-9._-", max_length=LABEL_VALUE_MAX_LENGTH, strip=_LABEL_STRIP) or value
     )

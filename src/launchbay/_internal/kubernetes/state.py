@@ -169,9 +169,13 @@ class PodState:
             reason=status.get("reason"),
             message=status.get("message"),
             conditions=_conditions(status.get("conditions")),
-            first_container=containers[0].get("name") if containers and isinstance(containers[0], dict) else None,
+            first_container=containers[0].get("name")
+            if containers and isinstance(containers[0], dict)
+            else None,
             containers=tuple(
-                ContainerState.from_raw(item) for item in status.get("containerStatuses") or [] if isinstance(item, dict)
+                ContainerState.from_raw(item)
+                for item in status.get("containerStatuses") or []
+                if isinstance(item, dict)
             ),
             init_containers=tuple(
                 ContainerState.from_raw(item)
@@ -286,10 +290,7 @@ def succeeded_early(job: JobState | None, pod: PodState | None) -> bool:
         return False
     main = pod.main
     return (
-        pod.phase == "Succeeded"
-        and main is not None
-        and main.state == "terminated"
-        and main.exit_code == 0
+        pod.phase == "Succeeded" and main is not None and main.state == "terminated" and main.exit_code == 0
     )
 
 

@@ -238,7 +238,7 @@ class NamespaceWatcher:
         for task in stopping:
             try:
                 await task
-            except BaseException:  # noqa: BLE001 - cancelled or already reported
+            except BaseException:
                 pass
 
     # --- the list-then-watch loop -------------------------------------------------------------
@@ -260,7 +260,7 @@ class NamespaceWatcher:
                 resource_version = None
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 if isinstance(exc, KubernetesApiError) and exc.status == 410:
                     resource_version = None
                     continue
@@ -272,7 +272,10 @@ class NamespaceWatcher:
                 self.stats.errors += 1
                 logger.debug(
                     "Watch of %s in %r interrupted (%s); resuming in %.1f s.",
-                    kind.name, self.namespace, describe_error(exc), delay,
+                    kind.name,
+                    self.namespace,
+                    describe_error(exc),
+                    delay,
                 )
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)

@@ -1,0 +1,43 @@
+"""The API URL a run is given, and rewriting its host for where the run lives
+(a container's ``host.docker.internal``, a cluster's DNS name)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+API_URL_ENV = "LAUNCHBAY_API_URL"
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
+
+
+def url_host(url: str) -> str | None:
+    """The URL's host, lower-cased; None when the URL does not parse or has none."""
+    try:
+        return urlsplit(url).hostname  # already lower-cased by urllib
+    except ValueError:
+        return None
+
+
+def is_local(url: str | None) -> bool:
+    """Whether the URL points at this machine's loopback (``LOCALHOST`` too)."""
+    return bool(url) and url_host(url or "") in LOCAL_HOSTS
+
+
+def replace_host(url: str, new_host: str) -> str:
+    """``url`` with its host (only: never a user, password, port or path)
+    replaced by ``new_host``, whatever the case it was written in."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    index = hostport.lower().find(host)
+    if not host or index < 0:
+        return url
+    hostport = hostport[:index] + new_host + hostport[index + len(host) :]
+    return parts._replace(netloc=f"{userinfo}{at}{hostport}").geturl()
+
+
+def local_url_rewritten(url: str | None, new_host: str) -> str | None:
+    """The URL with a loopback host replaced by ``new_host``; None when it does
+    not point at loopback (or does not parse): nothing to rewrite."""
+    if not url or not is_local(url):
+        return None
+    return replace_host(url, new_host)
