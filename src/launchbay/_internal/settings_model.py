@@ -3,6 +3,7 @@ the light paths in ``launchbay.settings`` never import pydantic)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from launchbay._internal.settings_source import (
     normalize_logging_level,
     read_environment,
 )
+from launchbay._internal.urls import redact_text
 
 
 class Settings(BaseModel):
@@ -32,6 +34,12 @@ class Settings(BaseModel):
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**{**read_environment(), **values})
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The values stay whole (the store reads database_url); only what is
+        # shown has its passwords masked.
+        for name, value in super().__repr_args__():
+            yield name, redact_text(value) if isinstance(value, str) else value
 
     @field_validator("home", mode="after")
     @classmethod

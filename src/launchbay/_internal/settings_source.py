@@ -22,6 +22,12 @@ FIELDS: dict[str, tuple[Any, str]] = {
     "kubernetes_cluster_uid": (None, "Cluster UID used in Kubernetes infrastructure pids."),
 }
 
+# Settings that carry credentials: never shown unmasked, and not given to
+# containers or Jobs unless asked for. LAUNCHBAY_DATABASE_URL always counts, with
+# or without a password in it: a server can also take one as a query parameter,
+# and the host's store is not the launched work's business.
+CREDENTIAL_FIELDS: frozenset[str] = frozenset({"database_url"})
+
 
 def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The settings set in the environment, by field name, as given."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 API_URL_ENV = "LAUNCHBAY_API_URL"
@@ -41,3 +42,24 @@ def local_url_rewritten(url: str | None, new_host: str) -> str | None:
     if not url or not is_local(url):
         return None
     return replace_host(url, new_host)
+
+
+# Credentials in URLs, masked for display: the password of ``user:password@``
+# and password-like query parameters (libpq takes ``?password=``).
+REDACTED = "***"
+_USERINFO_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:]*:)([^\s/?#]*)(@)")
+_QUERY_PASSWORD = re.compile(r"(?i)([?&](?:password|passwd|pwd|secret|token|access_token)=)([^&#\s]*)")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password masked (``postgresql://u:***@h/db``), for
+    messages, previews and logs; anything else is kept as written."""
+    return redact_text(url)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with the password of every URL in it masked."""
+    if "://" not in text and "=" not in text:
+        return text
+    text = _USERINFO_PASSWORD.sub(lambda m: f"{m[1]}{REDACTED if m[2] else ''}{m[3]}", text)
+    return _QUERY_PASSWORD.sub(lambda m: f"{m[1]}{REDACTED if m[2] else ''}", text)
