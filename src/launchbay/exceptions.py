@@ -38,3 +38,20 @@ class BlockNotFound(BlockError, LookupError):
 
 class BlockAlreadyExists(BlockError):
     """A block is already saved under that name and ``overwrite`` was not set."""
+
+
+class MaskedSecretError(BlockError):
+    """A secret field holds the mask ``**********`` (what ``load`` prints), not a
+    secret, and there is no stored secret to keep in its place."""
+
+
+class StoreError(LaunchbayError):
+    """The block store cannot be read or written (a broken, foreign, read-only or
+    unreachable store, a ``LAUNCHBAY_HOME`` that is not a usable directory).
+
+    The message is one line naming the store (a database URL with its password
+    masked) and what to do. ``exit_code`` is what the CLI exits with: 125, as for
+    launchbay's own failures.
+    """
+
+    exit_code: int = 125

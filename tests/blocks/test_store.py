@@ -10,7 +10,7 @@ import pytest
 
 from launchbay import Process
 from launchbay.blocks.store import BlockStore, open_store, redact_url
-from launchbay.exceptions import BlockAlreadyExists, BlockError
+from launchbay.exceptions import BlockAlreadyExists, BlockError, StoreError
 
 WRITER = """
 import sys
@@ -74,11 +74,17 @@ def test_database_url_setting_selects_postgres(postgres_url: str, monkeypatch: p
 
 def test_unreachable_postgres_is_a_clear_error_without_the_password() -> None:
     store = open_store("postgresql://user:s3cret-pw@127.0.0.1:1/nothing")
-    with pytest.raises(BlockError) as info:
-        store.list()
-    message = str(info.value)
-    assert "Cannot connect to the block store" in message and "LAUNCHBAY_DATABASE_URL" in message
-    assert "s3cret-pw" not in message
+    for operation in (store.list, lambda: store.get("process", "x"), lambda: store.delete("process", "x")):
+        with pytest.raises(StoreError) as info:
+            operation()
+        message = str(info.value)
+        assert "Cannot connect to the block store at postgresql://user:***@127.0.0.1:1/nothing" in message
+        assert "LAUNCHBAY_DATABASE_URL" in message and "\n" not in message
+        assert "s3cret-pw" not in message
+        assert info.value.exit_code == 125
+    with pytest.raises(StoreError, match="Cannot connect") as info:
+        Process(command=["true"]).save("x", store=store)
+    assert "s3cret-pw" not in str(info.value)
 
 
 def test_unsupported_url_is_a_clear_error() -> None:
