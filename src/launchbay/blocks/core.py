@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar, TypeVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, PlainSerializer, SerializationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, SerializationInfo, ValidationInfo
 
 from launchbay.blocks.store import BlockStore, SavedBlock, open_store
-from launchbay.exceptions import BlockError, BlockNotFound
+from launchbay.exceptions import BlockError, BlockNotFound, MaskedSecretError
 
 B = TypeVar("B", bound="Block")
 
@@ -27,15 +28,35 @@ BUILTIN_BLOCK_TYPES: dict[str, str] = {
 }
 
 
+SECRET_MASK = str(pydantic.SecretStr("secret"))
+"""What a secret shows instead of itself: ``**********``."""
+
+# Validation context of documents read back from the store: they load as they
+# were saved, even a secret that is empty (saved before empty ones were refused).
+_STORED = "launchbay_stored"
+
+
 def _serialize_secret(value: pydantic.SecretStr, info: SerializationInfo) -> str:
     if info.context and info.context.get("reveal_secrets"):
         return value.get_secret_value()
     return str(value)  # "**********"
 
 
-SecretStr = Annotated[pydantic.SecretStr, PlainSerializer(_serialize_secret, when_used="json")]
-"""A secret field: masked in repr and JSON, revealed only to the block store
-(``model_dump_json(context={"reveal_secrets": True})``)."""
+def _refuse_empty_secret(value: pydantic.SecretStr, info: ValidationInfo) -> pydantic.SecretStr:
+    if not value.get_secret_value() and not (info.context and info.context.get(_STORED)):
+        raise ValueError("a secret cannot be empty")
+    return value
+
+
+SecretStr = Annotated[
+    pydantic.SecretStr,
+    AfterValidator(_refuse_empty_secret),
+    PlainSerializer(_serialize_secret, when_used="json"),
+]
+"""A secret field: never empty; masked in repr and JSON, revealed only to the
+block store (``model_dump_json(context={"reveal_secrets": True})``). Saving a
+block whose secret holds the mask keeps the secret already saved (see
+``Block.save``)."""
 
 
 def slug_of(type_name: str) -> str:
@@ -142,7 +163,7 @@ class Block(BaseModel):
         return cls
 
     @classmethod
-    def model_validate(cls: type[B], obj: Any, *args: Any, **kwargs: Any) -> B:  # type: ignore[override]
+    def model_validate(cls: type[B], obj: Any, *args: Any, **kwargs: Any) -> B:
         target = cls._dispatch_class(obj)
         if target is not cls:
             return target.model_validate(obj, *args, **kwargs)  # type: ignore[return-value]
@@ -166,13 +187,19 @@ class Block(BaseModel):
 
     @classmethod
     def from_document(cls: type[B], document: dict[str, Any]) -> B:
+        return cls._validate_document(document)
+
+    @classmethod
+    def _validate_document(
+        cls: type[B], document: dict[str, Any], context: dict[str, Any] | None = None
+    ) -> B:
         if not isinstance(document, dict) or "data" not in document:
             raise BlockError("A block document needs 'block_type_slug' and 'data' keys")
         slug = document.get("block_type_slug")
         target: type[Block] = Block.block_class_for(slug) if slug else cls
         if not issubclass(target, cls):
             raise BlockError(f"A {slug!r} document cannot load as {cls.__name__}")
-        return target.model_validate(document["data"])  # type: ignore[return-value]
+        return target.model_validate(document["data"], context=context)
 
     # --- persistence ------------------------------------------------------
 
@@ -193,11 +220,38 @@ class Block(BaseModel):
         return cls.get_block_type_slug(), name
 
     def save(self, name: str, overwrite: bool = False, *, store: BlockStore | None = None) -> str:
-        """Save under ``name``; returns the ``type/name`` reference."""
+        """Save under ``name``; returns the ``type/name`` reference.
+
+        A secret that holds the mask ``**********`` (as ``block load`` prints
+        it) is not a secret: saved over a block, the secret saved there is kept;
+        with no saved secret to keep, ``MaskedSecretError`` is raised and
+        nothing is stored. So a load/save round trip loses no secret.
+        """
         validate_block_name(name)
+        slug = self.get_block_type_slug()
+        reference = f"{slug}/{name}"
+        document = self.to_document(reveal_secrets=True)
+        masked = list(_masked_secrets(self))
         store = store or open_store()
-        store.put(self.get_block_type_slug(), name, self.to_document(reveal_secrets=True), overwrite)
-        return f"{self.get_block_type_slug()}/{name}"
+        if not masked:
+            store.put(slug, name, document, overwrite)
+            return reference
+
+        def keep_saved_secrets(saved: dict[str, Any] | None) -> dict[str, Any]:
+            for path in masked:
+                secret = _lookup(saved.get("data") if saved else None, path)
+                if not isinstance(secret, str) or not secret or secret == SECRET_MASK:
+                    why = "no block is saved under that name" if saved is None else "the saved block has none"
+                    raise MaskedSecretError(
+                        f"Cannot save {reference}: {_dotted(path)} is {SECRET_MASK!r}, the mask that "
+                        f"`launchbay block load` prints in place of a secret, and there is no saved secret "
+                        f"to keep ({why}); give the secret itself."
+                    )
+                _assign(document["data"], path, secret)
+            return document
+
+        store.put(slug, name, document, overwrite, complete=keep_saved_secrets)
+        return reference
 
     @classmethod
     def load(cls: type[B], name: str, *, store: BlockStore | None = None) -> B:
@@ -209,7 +263,7 @@ class Block(BaseModel):
             saved = [saved.name for saved in store.list(slug)]
             hint = f"saved {slug} blocks: {', '.join(saved)}" if saved else f"no {slug} blocks are saved yet"
             raise BlockNotFound(f"No {slug} block named {block_name!r} ({hint}).")
-        return cls.from_document(document)
+        return cls._validate_document(document, context={_STORED: True})
 
     @classmethod
     def delete(cls, name: str, *, store: BlockStore | None = None) -> None:
@@ -224,6 +278,47 @@ class Block(BaseModel):
         store = store or open_store()
         slug = cls.get_block_type_slug() if cls.__dict__.get("_block_type_slug") else None
         return store.list(slug)
+
+
+FieldPath = tuple[str | int, ...]
+
+
+def _masked_secrets(value: Any, path: FieldPath = ()) -> Iterator[FieldPath]:
+    """Where, in a block's document, a secret holds the mask."""
+    if isinstance(value, pydantic.SecretStr):
+        if value.get_secret_value() == SECRET_MASK:
+            yield path
+    elif isinstance(value, BaseModel):
+        for field_name in type(value).model_fields:
+            yield from _masked_secrets(getattr(value, field_name), (*path, field_name))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _masked_secrets(item, (*path, key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _masked_secrets(item, (*path, index))
+
+
+def _lookup(data: Any, path: FieldPath) -> Any:
+    for key in path:
+        if isinstance(data, dict):
+            data = data.get(key, data.get(str(key)))
+        elif isinstance(data, list) and isinstance(key, int) and key < len(data):
+            data = data[key]
+        else:
+            return None
+    return data
+
+
+def _assign(data: Any, path: FieldPath, value: Any) -> None:
+    for key in path[:-1]:
+        data = data[key if not isinstance(data, dict) or key in data else str(key)]
+    last = path[-1]
+    data[last if not isinstance(data, dict) or last in data else str(last)] = value
+
+
+def _dotted(path: FieldPath) -> str:
+    return ".".join(str(key) for key in path)
 
 
 def _secret_field_names(cls: type[BaseModel], prefix: str = "") -> list[str]:
