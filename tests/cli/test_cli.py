@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,15 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.commands import LAUNCHBAY, launchbay
 from tests.proctools import alive
-
-LAUNCHBAY = shutil.which("launchbay") or str(Path(sys.executable).parent / "launchbay")
-
-
-def launchbay(*args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [LAUNCHBAY, *args], capture_output=True, text=True, input=input, timeout=timeout, env={**os.environ}
-    )
 
 
 def test_run_prints_output_and_exits_0() -> None:

@@ -4,6 +4,8 @@ else to it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,8 @@ import pytest
 import typer
 
 from launchbay.cli import app as app_module
-from launchbay.cli.main import _parse_simple_run
+from launchbay.cli.fast_path import parse_fast, simple_run
+from launchbay.cli.flags import FLAGS, REPEATED, RUN, SWITCH, Flag, ParsedFlags, flags_of
 
 
 def _full_cli_process(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -28,6 +31,21 @@ def _full_cli_process(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> Any:
     return built[0]
 
 
+def _full_cli_flags(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[ParsedFlags, list[str]]:
+    """The flags and command the typer CLI parses from a ``run`` ``argv``."""
+    parsed: list[tuple[ParsedFlags, list[str]]] = []
+
+    def capture(options: ParsedFlags, command: list[str] | None, **_: Any) -> Any:
+        parsed.append((options, list(command or [])))
+        raise typer.Exit(0)
+
+    monkeypatch.setattr(app_module, "build_infrastructure", capture)
+    with pytest.raises(SystemExit) as exited:
+        app_module.build_app()(args=argv, prog_name="launchbay")
+    assert exited.value.code == 0, argv
+    return parsed[0]
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -39,15 +57,77 @@ def _full_cli_process(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> Any:
     ],
 )
 def test_fast_path_reads_flags_like_the_full_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    simple = _parse_simple_run(argv)
+    simple = simple_run(argv)
     assert simple is not None
     process, quiet = _full_cli_process(argv, monkeypatch)
     assert simple.command == process.command
     assert simple.env == process.env
-    assert simple.name == process.name
-    assert (simple.working_dir and Path(simple.working_dir)) == (process.working_dir or None)
-    assert simple.no_stream == (not process.stream_output)
-    assert simple.quiet == quiet
+    assert simple.flags.name == process.name
+    assert simple.flags.working_dir == (process.working_dir or None)
+    assert simple.flags.no_stream == (not process.stream_output)
+    assert simple.flags.quiet == quiet
+    fast = parse_fast(argv)
+    assert fast is not None
+    flags, command = _full_cli_flags(argv, monkeypatch)
+    assert (vars(fast[0]), fast[1]) == (vars(flags), command)
+
+
+def _sample(flag: Flag) -> tuple[list[str], object]:
+    """Values to give ``flag`` on a command line, and the value they parse to."""
+    if flag.form == SWITCH:
+        return [], True
+    text = {str: "some=value", Path: "/tmp/some dir", int: "7"}[flag.value_type]
+    if flag.form == REPEATED:
+        return [text, "other=value"], [flag.value_type(text), flag.value_type("other=value")]
+    return [text], flag.value_type(text)
+
+
+def _spelled(flag: Flag) -> list[tuple[str, list[str], object]]:
+    """Every way to give ``flag``: (spelling, arguments, parsed value)."""
+    texts, value = _sample(flag)
+    ways = []
+    for spelling in flag.spellings:
+        if flag.form == SWITCH:
+            ways.append((spelling, [spelling], value))
+            continue
+        ways.append((spelling, [arg for text in texts for arg in (spelling, text)], value))
+        if spelling.startswith("--"):
+            ways.append((f"{spelling}=", [f"{spelling}={text}" for text in texts], value))
+    return ways
+
+
+_RUN_FLAGS = [
+    pytest.param(flag, arguments, value, id=way)
+    for flag in flags_of(RUN)
+    for way, arguments, value in _spelled(flag)
+]
+
+
+@pytest.mark.parametrize(("flag", "arguments", "value"), _RUN_FLAGS)
+def test_every_flag_of_the_table_parses_alike_in_both_parsers(
+    flag: Flag, arguments: list[str], value: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["run", *arguments, "--", "true", "-x"]
+    expected = vars(ParsedFlags(**{flag.attribute: value}))
+    flags, command = _full_cli_flags(argv, monkeypatch)
+    assert (vars(flags), command) == (expected, ["true", "-x"])
+    fast = parse_fast(argv)
+    if flag.fast:
+        assert fast is not None
+        assert (vars(fast[0]), fast[1]) == (expected, ["true", "-x"])
+    else:
+        assert fast is None  # the full CLI handles it
+
+
+def test_all_fast_flags_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_flags = [flag for flag in FLAGS if flag.fast]
+    arguments = [arg for flag in fast_flags for arg in _spelled(flag)[0][1]]
+    argv = ["run", *arguments, "--", "true"]
+    fast = parse_fast(argv)
+    assert fast is not None
+    flags, command = _full_cli_flags(argv, monkeypatch)
+    assert (vars(fast[0]), fast[1]) == (vars(flags), command)
+    assert all(getattr(flags, flag.attribute) == _sample(flag)[1] for flag in fast_flags)
 
 
 @pytest.mark.parametrize(
@@ -59,11 +139,26 @@ def test_fast_path_reads_flags_like_the_full_cli(argv: list[str], monkeypatch: p
         ["run", "--flow", "f.py:main"],
         ["run", "-e", "=x", "--", "true"],
         ["run", "-l", "novalue", "--", "true"],
+        ["run", "-e", "-x", "--", "true"],
+        ["run", "-eA=1", "--", "true"],
         ["run", "--help"],
         ["run"],
+        ["run", "-q", "--"],
         ["preview", "--", "true"],
         ["block", "ls"],
     ],
 )
 def test_anything_else_goes_to_the_full_cli(argv: list[str]) -> None:
-    assert _parse_simple_run(argv) is None
+    assert simple_run(argv) is None
+
+
+def test_the_fast_path_loads_no_framework() -> None:
+    code = (
+        "import sys\n"
+        "from launchbay.cli.main import main\n"
+        "status = main(['run', '-q', '-e', 'A=1', '--name', 'n', '--', 'true'])\n"
+        "heavy = [m for m in ('typer', 'click', 'rich', 'pydantic', 'anyio', 'yaml') if m in sys.modules]\n"
+        "print(status, heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "0 []", done.stderr

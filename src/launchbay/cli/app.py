@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import signal
 import sys
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from launchbay.cli import console
-from launchbay.cli.options import InfraOptions, build_infrastructure, with_infra_options
+from launchbay.cli.blocks import block_app
+from launchbay.cli.build import build_infrastructure, load_infrastructure_block
+from launchbay.cli.exit_codes import exit_code_for
+from launchbay.cli.flags import PREVIEW, RUN, ParsedFlags
+from launchbay.cli.parameters import with_flags
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskStatus
+
+    from launchbay.infrastructure.base import Infrastructure, InfrastructureResult
 
 COMMAND_HELP = "The command to run, after --."
 
 
 def build_app() -> typer.Typer:
-    from launchbay.cli.blocks import block_app
-
     app = typer.Typer(
         name="launchbay",
         help="Run a command on a local process, in a Docker container, or as a Kubernetes Job.",
@@ -41,13 +48,11 @@ def version() -> None:
     print(__version__)
 
 
-@with_infra_options
+@with_flags(RUN)
 def run(
     command: Optional[list[str]] = typer.Argument(None, help=COMMAND_HELP, show_default=False),
     *,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the run's own output and errors."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print debug logs."),
-    options: InfraOptions,
+    options: ParsedFlags,
 ) -> None:
     """Run COMMAND and stream its output; exit with its status code.
 
@@ -59,17 +64,17 @@ def run(
 
       launchbay run --infra my-block -- python job.py
     """
-    console.configure_logging(quiet=quiet, verbose=verbose)
+    console.configure_logging(quiet=options.quiet, verbose=options.verbose)
     infrastructure = build_infrastructure(options, command)
-    result = _run_with_signals(infrastructure, quiet=quiet)
+    result = _run_with_signals(infrastructure, quiet=options.quiet)
     raise typer.Exit(exit_code_for(result))
 
 
-@with_infra_options
+@with_flags(PREVIEW)
 def preview(
     command: Optional[list[str]] = typer.Argument(None, help=COMMAND_HELP, show_default=False),
     *,
-    options: InfraOptions,
+    options: ParsedFlags,
 ) -> None:
     """Print exactly what `run` would create, without creating anything."""
     infrastructure = build_infrastructure(options, command)
@@ -115,12 +120,11 @@ def attach(
 
 def _infrastructure_for_pid(
     infrastructure_pid: str, reference: str | None, cluster_config: str | None = None
-) -> Any:
+) -> Infrastructure:
     """The configuration to reach a run with: the saved block, or a default one of
     the kind the pid names (a Kubernetes one in the pid's namespace)."""
     from launchbay.blocks.core import Block
-    from launchbay.cli.options import load_infrastructure_block
-    from launchbay.infrastructure.base import infrastructure_type_for_pid
+    from launchbay.infrastructure.base import Infrastructure, infrastructure_type_for_pid
 
     if reference:
         if cluster_config:
@@ -128,11 +132,13 @@ def _infrastructure_for_pid(
         return load_infrastructure_block(reference)
     kind = infrastructure_type_for_pid(infrastructure_pid)
     cls = Block.block_class_for(kind)
+    assert issubclass(cls, Infrastructure)
+    fields: dict[str, Any] = {}
     if kind != "kubernetes-job":
         if cluster_config:
             raise typer.BadParameter(f"--cluster-config is for Kubernetes pids, and this is a {kind} pid")
-        return cls()
-    fields: dict[str, Any] = {"namespace": infrastructure_pid.split(":")[1]}
+        return cls(**fields)
+    fields["namespace"] = infrastructure_pid.split(":")[1]
     if cluster_config:
         from launchbay.blocks.kubernetes import KubernetesClusterConfig
 
@@ -140,25 +146,18 @@ def _infrastructure_for_pid(
     return cls(**fields)
 
 
-def exit_code_for(result: Any) -> int:
-    """The run's status code as a shell exit code: signals become 128+N."""
-    from launchbay.cli.main import exit_code
-
-    return exit_code(result.status_code, result.reason)
-
-
 def _single_cause(exc: BaseException) -> BaseException:
     """The one real error inside (nested) exception groups from the task group."""
     if sys.version_info >= (3, 11):
         group_type: type = BaseExceptionGroup  # noqa: F821 - builtin on 3.11+
     else:  # pragma: no cover
-        from exceptiongroup import BaseExceptionGroup as group_type
+        from exceptiongroup import BaseExceptionGroup as group_type  # type: ignore[import-not-found]
     while isinstance(exc, group_type) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     return exc
 
 
-def _run_with_signals(infrastructure: Any, *, quiet: bool) -> Any:
+def _run_with_signals(infrastructure: Infrastructure, *, quiet: bool) -> InfrastructureResult:
     """Run, report the pid on stderr, and turn SIGINT/SIGTERM into a clean stop."""
     import anyio
 
@@ -167,7 +166,7 @@ def _run_with_signals(infrastructure: Any, *, quiet: bool) -> Any:
     async def main() -> None:
         async with anyio.create_task_group() as task_group:
 
-            async def run_it(*, task_status: Any) -> None:
+            async def run_it(*, task_status: TaskStatus[str]) -> None:
                 outcome["result"] = await infrastructure.run(task_status=task_status)
                 task_group.cancel_scope.cancel()
 
@@ -190,6 +189,7 @@ def _run_with_signals(infrastructure: Any, *, quiet: bool) -> Any:
     except BaseException as exc:
         raise _single_cause(exc) from None
     if "result" in outcome:
-        return outcome["result"]
+        result: InfrastructureResult = outcome["result"]
+        return result
     signum = outcome.get("signal", signal.SIGINT)
     raise typer.Exit(128 + int(signum))

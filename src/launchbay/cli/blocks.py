@@ -5,19 +5,26 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from launchbay.cli import console
-from launchbay.cli.options import InfraOptions, build_infrastructure, with_infra_options
+from launchbay.cli.build import build_infrastructure
+from launchbay.cli.flags import DOCKER, KUBERNETES, PROCESS, SAVE, ParsedFlags
+from launchbay.cli.parameters import with_flags
+
+if TYPE_CHECKING:
+    from launchbay.blocks.core import Block
+    from launchbay.infrastructure.base import Infrastructure
 
 block_app = typer.Typer(
     help="Save, load, list, inspect and remove blocks (named configurations).",
     no_args_is_help=True,
 )
 
-INFRA_TYPES = {"process": "process", "docker-container": "docker", "kubernetes-job": "kubernetes"}
+# The infrastructure block types, and the kind of flags that describe each.
+INFRA_TYPES = {"process": PROCESS, "docker-container": DOCKER, "kubernetes-job": KUBERNETES}
 
 
 def _read_document(path: Path) -> dict[str, Any]:
@@ -37,7 +44,7 @@ def _read_document(path: Path) -> dict[str, Any]:
 
 
 @block_app.command("save")
-@with_infra_options
+@with_flags(SAVE)
 def save(
     block_type: str = typer.Argument(
         ...,
@@ -71,7 +78,7 @@ def save(
         help="For docker-registry: log in again even when Docker already holds credentials.",
         show_default=False,
     ),
-    options: InfraOptions,
+    options: ParsedFlags,
 ) -> None:
     """Save a block under NAME, from flags or from a file.
 
@@ -88,6 +95,7 @@ def save(
     from launchbay.blocks.core import Block
 
     cls = Block.block_class_for(block_type)
+    block: Block
     if file is not None:
         data = _read_document(file)
         block = (
@@ -105,7 +113,9 @@ def save(
             setattr(options, kind, getattr(options, kind) or "")
         block = _infrastructure_block(block_type, options, command)
     elif block_type == "kubernetes-cluster-config":
-        block = cls.from_file(path=from_file, context_name=context)  # type: ignore[attr-defined]
+        from launchbay.blocks.kubernetes import KubernetesClusterConfig
+
+        block = KubernetesClusterConfig.from_file(path=from_file, context_name=context)
     elif block_type == "docker-registry":
         password = sys.stdin.read().rstrip("\n") if password_stdin else None
         if not (username and password is not None and registry_url):
@@ -120,7 +130,7 @@ def save(
     console.info(f"saved {reference}")
 
 
-def _infrastructure_block(block_type: str, options: InfraOptions, command: list[str] | None) -> Any:
+def _infrastructure_block(block_type: str, options: ParsedFlags, command: list[str] | None) -> Infrastructure:
     infrastructure = build_infrastructure(options, command)
     if infrastructure.get_block_type_slug() != block_type:
         raise typer.BadParameter(

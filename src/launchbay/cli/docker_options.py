@@ -1,13 +1,18 @@
-"""The Docker flags of ``run``/``preview``/``block save`` -> ``DockerContainer``."""
+"""The Docker flags of ``run``/``preview``/``block save`` -> ``DockerContainer``.
+
+The table (``cli/flags.py``) says which field each flag sets; here is how the
+values that need it are converted."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+from launchbay.cli.flags import Conversion, FlagError
 
-from launchbay.cli.options import InfraOptions
+if TYPE_CHECKING:
+    from launchbay.blocks.docker import DockerRegistry
+    from launchbay.infrastructure.container import DockerContainer
 
 # --pull accepts Docker's spellings (always, never, missing) and launchbay's.
 _PULL_POLICIES = {
@@ -24,7 +29,7 @@ def pull_policy(value: str) -> str:
     try:
         return _PULL_POLICIES[key]
     except KeyError:
-        raise typer.BadParameter(
+        raise FlagError(
             f"unknown pull policy {value!r}: use always, never or if-not-present",
             param_hint="--pull",
         ) from None
@@ -37,31 +42,21 @@ def memory_size(value: str) -> int | str:
     return int(text) if re.fullmatch(r"-?\d+", text) else text
 
 
-def build_docker_container(options: InfraOptions, values: dict[str, Any]) -> Any:
+def registry_block(reference: str) -> DockerRegistry:
+    from launchbay.blocks.docker import DockerRegistry
+
+    return DockerRegistry.load(reference.removeprefix("docker-registry/"))
+
+
+CONVERSIONS: dict[str, Conversion] = {
+    "pull": pull_policy,
+    "mem_limit": memory_size,
+    "memswap_limit": memory_size,
+    "registry": registry_block,
+}
+
+
+def docker_container(fields: dict[str, Any]) -> DockerContainer:
     from launchbay.infrastructure.container import DockerContainer
 
-    fields: dict[str, Any] = dict(values)
-    if options.docker:
-        fields["image"] = options.docker
-    if options.pull:
-        fields["image_pull_policy"] = pull_policy(options.pull)
-    if options.volume:
-        fields["volumes"] = list(options.volume)
-    if options.network:
-        fields["networks"] = list(options.network)
-    if options.network_mode:
-        fields["network_mode"] = options.network_mode
-    if options.mem_limit:
-        fields["mem_limit"] = memory_size(options.mem_limit)
-    if options.memswap_limit:
-        fields["memswap_limit"] = memory_size(options.memswap_limit)
-    if options.privileged:
-        fields["privileged"] = True
-    if options.auto_remove:
-        fields["auto_remove"] = True
-    if options.registry:
-        from launchbay.blocks.docker import DockerRegistry
-
-        reference = options.registry.removeprefix("docker-registry/")
-        fields["image_registry"] = DockerRegistry.load(reference)
     return DockerContainer(**fields)

@@ -1,0 +1,161 @@
+"""``launchbay run -- COMMAND`` without the CLI framework.
+
+The commonest command, a plain local process with simple flags, is parsed here
+and run without an event loop, pydantic or typer: start-up is most of the cost
+of a short run. The parser is generated from the flag table (the flags marked
+``fast``), so it reads them exactly as the typer CLI does. Anything else (other
+kinds, blocks, flows, --help, odd spellings, values typer would reject) goes to
+the full CLI, which gives its own messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from launchbay.cli.exit_codes import exit_code
+from launchbay.cli.flags import FLAGS, REPEATED, RUN, SWITCH, Flag, FlagError, ParsedFlags, key_values
+
+
+class SimpleRun:
+    """A simple ``run``: its flags, its command and the environment the flags
+    give it (a plain class: dataclasses cost start-up time)."""
+
+    def __init__(self, flags: ParsedFlags, command: list[str], env: dict[str, str | None]) -> None:
+        self.flags = flags
+        self.command = command
+        self.env = env
+
+
+def _fast_spellings() -> tuple[dict[str, Flag], dict[str, Flag]]:
+    """The fast flags of ``run`` by spelling: (switches, flags with values)."""
+    switches: dict[str, Flag] = {}
+    valued: dict[str, Flag] = {}
+    for flag in FLAGS:
+        if flag.fast and RUN in flag.commands:
+            for spelling in flag.spellings:
+                (switches if flag.form == SWITCH else valued)[spelling] = flag
+    return switches, valued
+
+
+def parse_fast(args: list[str]) -> tuple[ParsedFlags, list[str]] | None:
+    """``run [fast flags] -- COMMAND...`` parsed as the typer CLI parses it:
+    (flags, command); None for anything the full CLI must see."""
+    if len(args) < 2 or args[0] != "run":
+        return None
+    switches, valued = _fast_spellings()
+    flags = ParsedFlags()
+    command: list[str] = []
+    position = 1
+    while position < len(args):
+        arg = args[position]
+        if arg == "--":
+            command = args[position + 1 :]
+            break
+        if not arg.startswith("-") or arg == "-":
+            if "--" in args[position:]:
+                return None  # what the framework makes of a later "--" is its business
+            command = args[position:]  # no interspersed options: the rest is the command
+            break
+        if arg in switches:
+            setattr(flags, switches[arg].attribute, True)
+            position += 1
+            continue
+        spelling, equals, value = arg.partition("=")
+        if equals and spelling.startswith("--") and spelling in valued:
+            position += 1
+        elif arg in valued and position + 1 < len(args) and not args[position + 1].startswith("-"):
+            spelling, value = arg, args[position + 1]
+            position += 2
+        else:
+            return None
+        flag = valued[spelling]
+        try:
+            typed = flag.value_type(value)
+        except ValueError:
+            return None  # the full CLI explains what is wrong
+        if flag.form == REPEATED:
+            getattr(flags, flag.attribute).append(typed)
+        else:
+            setattr(flags, flag.attribute, typed)
+    return (flags, command) if command else None
+
+
+def simple_run(args: list[str]) -> SimpleRun | None:
+    """The simple run ``args`` describe, or None for the full CLI."""
+    parsed = parse_fast(args)
+    if parsed is None:
+        return None
+    flags, command = parsed
+    try:
+        env = key_values(flags.env, "--env", allow_unset=True)
+        key_values(flags.label, "--label")  # labels are metadata: a local process run does not use them
+    except FlagError:
+        return None  # the full CLI explains what is wrong
+    return SimpleRun(flags, command, env)
+
+
+class _Interrupted(BaseException):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def run_simple(run: SimpleRun) -> int | None:
+    """Run a plain process from the parsed flags, as ``launchbay run`` does
+    through the framework; None when it cannot (no file descriptors to hand
+    the child), and the full CLI takes over."""
+    import logging
+    import signal
+
+    from launchbay import settings
+    from launchbay._internal import processes
+    from launchbay.cli import console
+
+    flags = run.flags
+    fds = None
+    if not flags.no_stream:
+        fds = processes.direct_output_fds()
+        if fds is None:
+            return None
+    console.configure_logging(quiet=flags.quiet, verbose=flags.verbose)
+    env = processes.environment(settings.base_environment(), run.env)
+
+    # SIGINT/SIGTERM stop the run's tree (with its grace period) and exit
+    # 128+N, once the run has started; one arriving earlier is acted on then.
+    state: dict[str, Any] = {"armed": False, "signum": None}
+
+    def on_signal(signum: int, frame: object) -> None:
+        if state["signum"] is None:
+            state["signum"] = signum
+        if state["armed"]:
+            state["armed"] = False
+            console.warning(f"received {signal.Signals(signum).name}; stopping the run")
+            raise _Interrupted(signum)
+
+    def on_started(identifier: str) -> None:
+        if not flags.quiet:
+            console.info(f"started {identifier}")
+        state["armed"] = True
+        if state["signum"] is not None:
+            on_signal(state["signum"], None)
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, on_signal) for signum in handled}
+    try:
+        _, returncode = processes.run_blocking(
+            run.command,
+            env=env,
+            working_dir=flags.working_dir,
+            output_fds=fds,
+            name=flags.name,
+            logger=logging.getLogger("launchbay.infrastructure.process"),
+            on_started=on_started,
+        )
+        state["armed"] = False
+    except _Interrupted as exc:
+        return 128 + exc.signum
+    finally:
+        state["armed"] = False
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return exit_code(returncode, processes.exit_reason(returncode))

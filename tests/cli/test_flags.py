@@ -1,0 +1,115 @@
+"""The flag table: consistent with itself, with ParsedFlags and with the blocks
+whose fields its flags set."""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+
+import pytest
+
+from launchbay.cli.flags import (
+    DOCKER,
+    EVERY_KIND,
+    FLAGS,
+    KUBERNETES,
+    PROCESS,
+    REPEATED,
+    RUN,
+    SWITCH,
+    VALUE,
+    FlagError,
+    ParsedFlags,
+    block_fields,
+    is_given,
+    key_values,
+)
+
+
+def test_parsed_flags_declares_exactly_the_tables_flags_with_their_types() -> None:
+    hints = typing.get_type_hints(ParsedFlags)
+    expected: dict[str, object] = {}
+    for flag in FLAGS:
+        if flag.form == SWITCH:
+            expected[flag.attribute] = bool
+        elif flag.form == REPEATED:
+            expected[flag.attribute] = list[flag.value_type]  # type: ignore[name-defined]
+        else:
+            expected[flag.attribute] = flag.value_type | None
+    assert hints == expected
+
+
+def test_spellings_are_unique_and_well_formed() -> None:
+    spellings = [spelling for flag in FLAGS for spelling in flag.spellings]
+    assert len(spellings) == len(set(spellings))
+    for flag in FLAGS:
+        assert flag.form in (SWITCH, VALUE, REPEATED)
+        assert flag.spellings[0] == "--" + flag.attribute.replace("_", "-")
+        assert all(s.startswith("--") or (len(s) == 2 and s[0] == "-") for s in flag.spellings)
+        assert (flag.metavar is None) == (flag.form == SWITCH), flag
+
+
+def test_fast_flags_are_flags_of_a_plain_process_run() -> None:
+    for flag in FLAGS:
+        if flag.fast:
+            assert RUN in flag.commands and PROCESS in flag.kinds, flag
+            assert flag.value_type in (str, Path), flag  # nothing the fast path could misread
+
+
+@pytest.mark.parametrize("kind", EVERY_KIND)
+def test_each_flags_field_is_a_field_of_its_kinds_block(kind: str) -> None:
+    from launchbay.infrastructure.container import DockerContainer
+    from launchbay.infrastructure.kubernetes import KubernetesJob
+    from launchbay.infrastructure.process import Process
+
+    block = {PROCESS: Process, DOCKER: DockerContainer, KUBERNETES: KubernetesJob}[kind]
+    for flag in FLAGS:
+        if flag.field is not None and kind in flag.kinds:
+            assert flag.field in block.model_fields, (flag, block)
+
+
+def test_defaults_are_fresh_and_not_given() -> None:
+    one, two = ParsedFlags(), ParsedFlags()
+    one.env.append("A=1")
+    assert two.env == []
+    assert not any(is_given(value) for value in vars(two).values())
+    with pytest.raises(TypeError, match="not flags of the table: nope"):
+        ParsedFlags(nope=1)
+
+
+def test_is_given() -> None:
+    assert [is_given(v) for v in (None, False, "", [], 0, "x", ["a"], True)] == [
+        False,
+        False,
+        False,
+        False,
+        True,
+        True,
+        True,
+        True,
+    ]
+
+
+def test_key_values() -> None:
+    assert key_values(["A=1", "B=x=y", "C="], "--env") == {"A": "1", "B": "x=y", "C": ""}
+    assert key_values(["A"], "--env", allow_unset=True) == {"A": None}
+    with pytest.raises(FlagError, match="--label 'A' needs a value"):
+        key_values(["A"], "--label")
+    with pytest.raises(FlagError, match="--env '=x' needs a KEY"):
+        key_values(["=x"], "--env", allow_unset=True)
+
+
+def test_block_fields_of_a_kind_and_of_every_kind() -> None:
+    options = ParsedFlags(
+        docker="img", name="n", pull="never", volume=["/a:/b"], namespace="ns", working_dir=Path("/w")
+    )
+    assert block_fields(options, DOCKER, {"pull": str.upper}) == {
+        "image": "img",
+        "name": "n",
+        "image_pull_policy": "NEVER",
+        "volumes": ["/a:/b"],
+    }
+    assert block_fields(options, PROCESS, {}) == {"name": "n", "working_dir": Path("/w")}
+    assert block_fields(options, KUBERNETES, {}) == {"name": "n", "namespace": "ns"}
+    assert block_fields(options, None, {}) == {"name": "n"}  # a saved block of any kind
+    assert block_fields(options, DOCKER, {})["volumes"] is not options.volume
