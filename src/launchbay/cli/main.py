@@ -22,12 +22,7 @@ def format_validation_error(exc: Exception) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from launchbay.cli.console import error
-    from launchbay.exceptions import (
-        InfrastructureError,
-        InfrastructureNotAvailable,
-        InfrastructureNotFound,
-        LaunchbayError,
-    )
+    from launchbay.exceptions import InfrastructureNotAvailable, InfrastructureNotFound, LaunchbayError
 
     try:
         simple = simple_run(sys.argv[1:] if argv is None else argv)
@@ -44,15 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         error("interrupted")
         return 130
-    except InfrastructureError as exc:
-        error(str(exc))
-        return exc.exit_code
-    except (InfrastructureNotFound, InfrastructureNotAvailable) as exc:
-        error(str(exc))
-        return 1
     except LaunchbayError as exc:
+        # An error may say how the CLI exits (InfrastructureError: 125, 126, 127);
+        # otherwise "not there" is 1 and any other launchbay error 2.
         error(str(exc))
-        return 2
+        default = 1 if isinstance(exc, (InfrastructureNotFound, InfrastructureNotAvailable)) else 2
+        code = getattr(exc, "exit_code", default)
+        return code if isinstance(code, int) else default
     except Exception as exc:
         if type(exc).__name__ == "ValidationError" and hasattr(exc, "errors"):
             error(format_validation_error(exc))
