@@ -11,8 +11,9 @@ import typer
 
 from launchbay.cli import console
 from launchbay.cli.build import build_infrastructure
-from launchbay.cli.flags import DOCKER, KUBERNETES, PROCESS, SAVE, ParsedFlags
+from launchbay.cli.flags import DOCKER, KUBERNETES, PROCESS, SAVE, ParsedFlags, flags_of, is_given
 from launchbay.cli.parameters import with_flags
+from launchbay.exceptions import BlockError
 
 if TYPE_CHECKING:
     from launchbay.blocks.core import Block
@@ -25,6 +26,19 @@ block_app = typer.Typer(
 
 # The infrastructure block types, and the kind of flags that describe each.
 INFRA_TYPES = {"process": PROCESS, "docker-container": DOCKER, "kubernetes-job": KUBERNETES}
+
+# The block types each of `save`'s own options is for (the flag table's flags
+# and the command are for the infrastructure types). One given for another type
+# is refused rather than ignored.
+_SAVE_OPTION_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "image": ("--image", ("docker-container", "kubernetes-job")),
+    "from_file": ("--from-file", ("kubernetes-cluster-config",)),
+    "context": ("--context", ("kubernetes-cluster-config",)),
+    "username": ("--username", ("docker-registry",)),
+    "password_stdin": ("--password-stdin", ("docker-registry",)),
+    "registry_url": ("--registry-url", ("docker-registry",)),
+    "reauth": ("--reauth/--no-reauth", ("docker-registry",)),
+}
 
 
 def _read_document(path: Path) -> dict[str, Any]:
@@ -41,6 +55,22 @@ def _read_document(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise typer.BadParameter(f"{path} must hold a mapping of block fields")
     return data
+
+
+def _refuse_options_of_other_types(
+    block_type: str, given: dict[str, bool], options: ParsedFlags, command: list[str] | None
+) -> None:
+    """A one-line error (exit 2) for an option that ``block_type`` would ignore."""
+    for attribute, (spelling, types) in _SAVE_OPTION_TYPES.items():
+        if block_type not in types and given[attribute]:
+            raise BlockError(f"{spelling} is for {' and '.join(types)} blocks, not {block_type}")
+    if block_type in INFRA_TYPES:
+        return
+    for flag in flags_of(SAVE):
+        if is_given(getattr(options, flag.attribute)):
+            raise BlockError(f"{flag.spellings[0]} is for infrastructure blocks, not {block_type}")
+    if command:
+        raise BlockError(f"a command is for infrastructure blocks, not {block_type}")
 
 
 @block_app.command("save")
@@ -95,6 +125,16 @@ def save(
     from launchbay.blocks.core import Block
 
     cls = Block.block_class_for(block_type)
+    given = {
+        "image": image is not None,
+        "from_file": from_file is not None,
+        "context": context is not None,
+        "username": username is not None,
+        "password_stdin": password_stdin,
+        "registry_url": registry_url is not None,
+        "reauth": reauth is not None,
+    }
+    _refuse_options_of_other_types(block_type, given, options, command)
     block: Block
     if file is not None:
         data = _read_document(file)
@@ -105,12 +145,10 @@ def save(
         )
     elif block_type in INFRA_TYPES:
         kind = INFRA_TYPES[block_type]
-        if image:
-            setattr(options, kind if kind != "process" else "process", image if kind != "process" else True)
-        elif kind == "process":
-            options.process = True
-        else:
-            setattr(options, kind, getattr(options, kind) or "")
+        if image is not None:  # only docker-container and kubernetes-job get here with one
+            if is_given(getattr(options, kind)):
+                raise BlockError(f"give --image or --{kind}, not both")
+            setattr(options, kind, image)
         block = _infrastructure_block(block_type, options, command)
     elif block_type == "kubernetes-cluster-config":
         from launchbay.blocks.kubernetes import KubernetesClusterConfig
@@ -131,7 +169,9 @@ def save(
 
 
 def _infrastructure_block(block_type: str, options: ParsedFlags, command: list[str] | None) -> Infrastructure:
-    infrastructure = build_infrastructure(options, command)
+    """The block the flags describe; of ``block_type``'s kind (its default image
+    and all) when no flag chooses one."""
+    infrastructure = build_infrastructure(options, command, default_kind=INFRA_TYPES[block_type])
     if infrastructure.get_block_type_slug() != block_type:
         raise typer.BadParameter(
             f"the flags describe a {infrastructure.get_block_type_slug()} block, not {block_type}"
