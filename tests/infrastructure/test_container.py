@@ -28,6 +28,7 @@ from launchbay import (
     InfrastructureNotAvailable,
     InfrastructureNotFound,
 )
+from launchbay._internal.exits import ExitReason
 from launchbay.exceptions import InfrastructureError
 from launchbay.models import Deployment, Flow, FlowRun
 from tests.docker_fixtures import (  # noqa: F401 - fixtures
@@ -185,9 +186,42 @@ class TestPreview:
         assert "ExtraHosts" not in host and "NetworkMode" not in host
 
     def test_unparsable_api_url_warns(self, caplog: pytest.LogCaptureFixture) -> None:
-        preview = self.preview(env={"LAUNCHBAY_API_URL": "http://[::1"})
+        with pytest.warns(UserWarning, match="Could not parse the API URL"):
+            preview = self.preview(env={"LAUNCHBAY_API_URL": "http://[::1"})
         assert "NetworkMode" not in preview["config"]["HostConfig"]
         assert "Could not parse the API URL" in caplog.text
+
+    @pytest.mark.parametrize("platform", ["darwin", "win32"])
+    def test_unparsable_api_url_warns_off_linux_too(
+        self, platform: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        monkeypatch.setattr("sys.platform", platform)
+        with pytest.warns(UserWarning, match="Could not parse the API URL"):
+            self.preview(env={"LAUNCHBAY_API_URL": "http://[::1"})
+        assert "Could not parse the API URL" in caplog.text
+
+    def test_host_network_off_linux_warns(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        monkeypatch.setattr("sys.platform", "darwin")
+        with pytest.warns(UserWarning, match="host networking only works on Linux"):
+            preview = self.preview(network_mode="host")
+        assert preview["config"]["HostConfig"]["NetworkMode"] == "host"
+        assert "host networking only works on Linux" in caplog.text
+
+    def test_an_engine_older_than_20_10_warns(self, caplog: pytest.LogCaptureFixture) -> None:
+        # What a run builds once the engine said its version (GET /version).
+        with pytest.warns(UserWarning, match="older than 20.10"):
+            spec = DockerContainer(command=["true"])._spec("19.03.15")
+        assert spec.extra_hosts == ()
+        assert "older than 20.10" in caplog.text
+
+    def test_a_clean_configuration_does_not_warn(self) -> None:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            self.preview()
 
     def test_no_secret_in_preview(self) -> None:
         registry = DockerRegistry(username="u", password="hunter2-secret", registry_url="r.example")
@@ -222,6 +256,7 @@ class TestRun:
         assert result.status_code == code
         assert bool(result) is (code == 0)
         assert result.reason is None
+        assert result.exit_reason is ExitReason.EXITED
         assert PID_PATTERN.match(result.identifier)
         assert docker_client.containers.get(container_id(result)).attrs["State"]["ExitCode"] == code
 
@@ -317,12 +352,12 @@ class TestRun:
         """Some hosts (like this CI VM, whose capability bounding set lacks
         CAP_SYS_RESOURCE) cannot start privileged containers at all; the engine
         must get the setting either way."""
-        import launchbay.infrastructure.container as module
+        from launchbay._internal.docker import runner
 
         async def keep(client: Any, container_id: str) -> None:
             return None
 
-        monkeypatch.setattr(module, "_remove_quietly", keep)  # keep a container that cannot start
+        monkeypatch.setattr(runner, "_remove_quietly", keep)  # keep a container that cannot start
         name = unique_name("privileged")
         try:
             result = make(
@@ -425,6 +460,7 @@ class TestRun:
         ).run()
         assert result.reason == "OOMKilled"
         assert result.status_code == 137
+        assert result.exit_reason is ExitReason.OOM_KILLED
         assert "OOMKilled" in caplog.text
 
     def test_signal_death_is_named(self, docker_client: Any, test_labels: dict[str, str]) -> None:
@@ -432,6 +468,7 @@ class TestRun:
             test_labels, command=["sh", "-c", "sleep 30 & kill -TERM $!; wait $!"], stream_output=False
         ).run()
         assert (result.status_code, result.reason) == (143, "SIGTERM")
+        assert result.exit_reason is ExitReason.SIGNALED
 
     def test_command_not_found(self, docker_client: Any, test_labels: dict[str, str]) -> None:
         with pytest.raises(InfrastructureError, match="no-such-command") as caught:
@@ -592,9 +629,13 @@ class TestKill:
         with pytest.raises(InfrastructureNotFound):
             DockerContainer().kill(result.identifier)
 
-    def test_invalid_pid(self) -> None:
-        with pytest.raises(ValueError, match="BASE_URL:CONTAINER_ID"):
-            DockerContainer().kill("not-a-pid")
+    @pytest.mark.parametrize("pid", ["not-a-pid", "bad-base-url:id"])
+    def test_a_pid_whose_base_url_is_not_a_url_is_not_available(self, pid: str) -> None:
+        # SPEC 8: not a ValueError, a pid this kind cannot reach.
+        with pytest.raises(InfrastructureNotAvailable, match="BASE_URL:CONTAINER_ID"):
+            DockerContainer().kill(pid)
+        with pytest.raises(InfrastructureNotAvailable, match="BASE_URL:CONTAINER_ID"):
+            DockerContainer().attach(pid)
 
 
 @pytest.mark.docker

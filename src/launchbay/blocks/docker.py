@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
+from launchbay._internal.docker.registry import scrub
 from launchbay.blocks.core import Block, SecretStr
 from launchbay.exceptions import InfrastructureError
 
@@ -84,8 +85,3 @@ class DockerRegistry(Block):
             "password": self.password.get_secret_value(),
             "serveraddress": self.registry_url,
         }
-
-
-def scrub(text: str, secret: str) -> str:
-    """``text`` with ``secret`` masked, should an engine or registry echo it."""
-    return text.replace(secret, "**********") if secret else text

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -96,18 +98,6 @@ def normalize_host_url(url: str) -> str:
         port = parts.port or (2376 if parts.scheme == "https" else 2375)
         return f"tcp://{(parts.hostname or 'localhost').lower()}:{port}"
     return url.rstrip("/")
-
-
-def split_infrastructure_pid(infrastructure_pid: str) -> tuple[str, str]:
-    """``<base url>:<container id>`` -> (base url, container id), split on the
-    last colon (base URLs contain colons)."""
-    base_url, colon, container_id = infrastructure_pid.rpartition(":")
-    if not colon or "://" not in base_url or not container_id:
-        raise ValueError(
-            f"Invalid Docker infrastructure pid {infrastructure_pid!r}: expected "
-            "BASE_URL:CONTAINER_ID, e.g. 'unix:///var/run/docker.sock:3f2a...'."
-        )
-    return base_url, container_id
 
 
 def resolve_host(environment: dict[str, str] | None = None) -> DockerHost:
@@ -239,25 +229,19 @@ def is_connection_error(exc: BaseException) -> bool:
     )
 
 
-class translate_connection_errors:
+@contextmanager
+def translate_connection_errors(host: DockerHost) -> Iterator[None]:
     """Turn "cannot reach the engine" from docker-py/requests into a clear
     ``InfrastructureError``; everything else passes through."""
+    import docker
 
-    def __init__(self, host: DockerHost) -> None:
-        self.host = host
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None:
-            return False
-        import docker
-
+    try:
+        yield
+    except Exception as exc:
         if is_connection_error(exc) or (
             isinstance(exc, docker.errors.DockerException)
             and not isinstance(exc, docker.errors.APIError)
             and "Connection" in str(exc)
         ):
-            raise connection_error(self.host, exc) from None
-        return False
+            raise connection_error(host, exc) from None
+        raise

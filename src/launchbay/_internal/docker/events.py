@@ -17,14 +17,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
 
+from launchbay._internal import loggers
 from launchbay._internal.docker.connection import DockerHost, new_client
+from launchbay._internal.docker.state import ContainerExit, is_finished
 from launchbay._internal.docker.wakeup import Waker
+from launchbay._internal.retry import Backoff
 from launchbay.exceptions import InfrastructureError
 
 EVENT_FILTERS = {"type": ["container"], "event": ["die", "oom", "destroy"]}
@@ -41,47 +43,7 @@ _REPLAY_GRACE_SECONDS = 2.0
 # engine may also differ a little. Replayed events of other containers are ignored.
 _SINCE_MARGIN_SECONDS = 60
 
-logger = logging.getLogger("launchbay.infrastructure.docker-container")
-
-
-@dataclass(frozen=True)
-class ContainerExit:
-    status_code: int
-    oom_killed: bool = False
-    error: str = ""
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> ContainerExit:
-        """From ``docker inspect``'s ``State``."""
-        code = state.get("ExitCode")
-        return cls(
-            status_code=int(code) if code is not None else -1,
-            oom_killed=bool(state.get("OOMKilled")),
-            error=str(state.get("Error") or ""),
-        )
-
-
-def engine_time_nano(timestamp: str) -> int:
-    """An engine timestamp (``2024-05-01T10:00:00.123456789Z``) in ns since
-    the epoch; 0 when it does not parse."""
-    from datetime import datetime, timezone
-
-    try:
-        whole, _, fraction = timestamp.rstrip("Z").partition(".")
-        seconds = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
-        digits = "".join(c for c in fraction if c.isdigit())[:9].ljust(9, "0")
-        return int(seconds.timestamp()) * 10**9 + int(digits)
-    except ValueError:
-        return 0
-
-
-def is_finished(state: dict[str, Any]) -> bool:
-    return state.get("Status") in ("exited", "dead") or (
-        not state.get("Running")
-        and not state.get("Restarting")
-        and bool(state.get("FinishedAt"))
-        and not str(state.get("FinishedAt", "")).startswith("0001-")
-    )
+logger = logging.getLogger(loggers.DOCKER)
 
 
 class Subscription:
@@ -109,12 +71,6 @@ class Subscription:
     def close(self) -> None:
         self.watcher.unsubscribe(self)
 
-    def __enter__(self) -> Subscription:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     async def wait_live(self, timeout: float = 60.0) -> int:
         """Wait until the events stream is connected (so no event of this
         container can be missed from now on); returns the connection number."""
@@ -132,7 +88,7 @@ class Subscription:
     async def wait_for_exit(
         self,
         connection: int,
-        inspect: Callable[[], Awaitable[dict[str, Any] | None]],
+        inspect: Callable[[], Awaitable[Mapping[str, Any] | None]],
     ) -> ContainerExit | None:
         """Wait for the container to end. ``connection`` is the stream
         connection that was live when the container was known to run; after
@@ -261,17 +217,20 @@ class EventWatcher:
             return False
 
     def _run(self) -> None:
-        delay = _RETRY_FIRST_SECONDS
+        backoff = Backoff(_RETRY_FIRST_SECONDS, _RETRY_MAX_SECONDS)
         down_since: float | None = None
         while not self._should_exit():
             if self._since is None:
                 # Even on the first connection: the engine answers before it
                 # subscribes, and events of that instant are replayed this way.
                 self._since = _format_since(time.time() - _SINCE_MARGIN_SECONDS)
+            client = None
             try:
                 client = new_client(self.host, timeout=None)
                 stream = client.api.events(since=self._since, filters=EVENT_FILTERS, decode=True)
             except Exception as exc:
+                if client is not None:
+                    client.close()  # one client per attempt: a failed one is not kept
                 self.last_error = _describe(exc)
                 if down_since is None:
                     down_since = time.monotonic()
@@ -280,8 +239,7 @@ class EventWatcher:
                         self.host.url,
                         self.last_error,
                     )
-                time.sleep(delay)
-                delay = min(delay * 2, _RETRY_MAX_SECONDS)
+                time.sleep(backoff.next())
                 continue
             if self._stopping:
                 stream.close()
@@ -294,7 +252,8 @@ class EventWatcher:
                 reconnected = self.connections > 1
             if down_since is not None and reconnected:
                 logger.warning("Reconnected to Docker at %s; re-checking containers.", self.host.url)
-            down_since, delay, self.last_error = None, _RETRY_FIRST_SECONDS, None
+            down_since, self.last_error = None, None
+            backoff.reset()
             for subscription in self._all_subscriptions():
                 subscription.waker.wake()
             try:
@@ -322,7 +281,7 @@ class EventWatcher:
         else:
             time_nano = int(event.get("time") or 0) * 10**9
         actor = event.get("Actor") or {}
-        container_id = actor.get("ID") or event.get("id")
+        container_id = str(actor.get("ID") or event.get("id") or "")
         action = event.get("Action") or event.get("status")
         with self._lock:
             subscriptions = list(self._subscriptions.get(container_id, ()))

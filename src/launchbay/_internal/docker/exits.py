@@ -1,28 +1,18 @@
-"""Why a container ended: OOM kill, a signal, or a plain exit code."""
+"""Why a container ended, as the result and the log say it: an OOM kill, a
+signal (128+N, named by the shared rule), the engine's error, or a plain exit."""
 
 from __future__ import annotations
 
-import signal
+from launchbay._internal.exits import SIGNAL_HINTS, ExitReason, signal_name
 
-_HINTS = {
-    "SIGKILL": "Typically this is caused by manual cancellation (docker kill/stop) "
-    "or the kernel reclaiming memory.",
-    "SIGTERM": "Typically this is caused by manual cancellation.",
-}
-
-
-def signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
+OOM_KILLED = "OOMKilled"  # Docker's own word for it
 
 
 def exit_reason(status_code: int, *, oom_killed: bool = False, error: str = "") -> str | None:
     """A short reason for the result: ``OOMKilled``, ``SIGKILL``, the engine's
     error, or None for a plain exit."""
     if oom_killed:
-        return "OOMKilled"
+        return OOM_KILLED
     if 128 < status_code <= 128 + 64:
         return signal_name(status_code - 128)
     if error:
@@ -30,9 +20,21 @@ def exit_reason(status_code: int, *, oom_killed: bool = False, error: str = "") 
     return None
 
 
+def exit_kind(status_code: int, *, oom_killed: bool = False) -> ExitReason:
+    """The result's ``exit_reason``. A container killed by ``docker stop``
+    from elsewhere is a signal launchbay did not send here: SIGNALED."""
+    if oom_killed:
+        return ExitReason.OOM_KILLED
+    if status_code < 0:
+        return ExitReason.UNKNOWN
+    if 128 < status_code <= 128 + 64:
+        return ExitReason.SIGNALED
+    return ExitReason.EXITED
+
+
 def describe_exit(status_code: int, reason: str | None, mem_limit: object = None) -> str:
     """The log line's explanation of a non-zero exit."""
-    if reason == "OOMKilled":
+    if reason == OOM_KILLED:
         limit = f" (mem_limit={mem_limit})" if mem_limit is not None else ""
         return (
             "The container was killed by the kernel's out-of-memory killer (OOMKilled): "
@@ -41,7 +43,7 @@ def describe_exit(status_code: int, reason: str | None, mem_limit: object = None
     if reason and reason.startswith("SIG"):
         return (
             f"This indicates the container's main process was killed by {reason} "
-            f"(exit code {status_code} = 128 + {status_code - 128}). {_HINTS.get(reason, '')}"
+            f"(exit code {status_code} = 128 + {status_code - 128}). {SIGNAL_HINTS.get(reason, '')}"
         ).rstrip()
     if reason:
         return reason

@@ -25,15 +25,6 @@ def split_reference(image: str) -> tuple[str, str | None, str | None]:
     return repository, tag, digest
 
 
-def registry_of(image: str) -> str | None:
-    """The registry host of an image reference (None: Docker Hub)."""
-    repository = split_reference(image)[0]
-    first, slash, _ = repository.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return None
-
-
 def default_pull_policy(image: str) -> ImagePullPolicy:
     """Kubernetes' rule: ``latest`` or no tag -> ALWAYS; a tag or a digest
     (which pins the image) -> IF_NOT_PRESENT."""

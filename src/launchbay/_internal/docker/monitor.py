@@ -3,50 +3,41 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
-from launchbay._internal.docker.events import ContainerExit, Subscription, is_finished
-from launchbay._internal.docker.http import StreamBroken
-from launchbay._internal.docker.output import ContainerGone, ContainerOutput, LogUnavailable
+from launchbay._internal import loggers
+from launchbay._internal.docker.events import Subscription
+from launchbay._internal.docker.output import ContainerOutput
+from launchbay._internal.docker.state import ContainerExit, is_finished
+from launchbay._internal.docker.streams import ByteStream, ContainerGone, LogUnavailable, StreamBroken
+from launchbay._internal.retry import Backoff
 
-if TYPE_CHECKING:
-    import docker
+# The container's ``State``, or None when it no longer exists.
+Inspect = Callable[[], Awaitable[Mapping[str, Any] | None]]
 
 # After the container exits, how long its output may take to reach its end.
 DRAIN_SECONDS = 10.0
 # After the attach stream ends, how long the exit may take to be reported
 # before we check whether the container still runs (then the connection was cut).
 EOF_EXIT_GRACE_SECONDS = 2.0
+_RESUME_RETRY_FIRST_SECONDS = 0.1
 _RESUME_RETRY_MAX_SECONDS = 2.0
 # How long an auto-removed container may take to disappear after its exit.
 REMOVAL_SECONDS = 10.0
 
-logger = logging.getLogger("launchbay.infrastructure.docker-container")
-
-
-async def inspect_state(client: docker.DockerClient, container_id: str) -> dict[str, Any] | None:
-    """The container's ``State``, or None when it no longer exists."""
-    import docker
-
-    def inspect() -> dict[str, Any] | None:
-        try:
-            return client.api.inspect_container(container_id)["State"]  # type: ignore[no-any-return]
-        except docker.errors.NotFound:
-            return None
-
-    return await anyio.to_thread.run_sync(inspect)
+logger = logging.getLogger(loggers.DOCKER)
 
 
 async def follow_container(
-    client: docker.DockerClient,
+    inspect: Inspect,
     subscription: Subscription,
     connection: int,
     output: ContainerOutput | None,
-    attach_body: AsyncIterator[bytes] | None = None,
+    attach_body: ByteStream | None = None,
     *,
     auto_remove: bool = False,
 ) -> ContainerExit | None:
@@ -57,12 +48,9 @@ async def follow_container(
     exited = anyio.Event()
     relay_done = anyio.Event()
 
-    async def inspect() -> dict[str, Any] | None:
-        return await inspect_state(client, container_id)
-
     async def resume_from_log() -> None:
         assert output is not None
-        delay = 0.1
+        backoff = Backoff(_RESUME_RETRY_FIRST_SECONDS, _RESUME_RETRY_MAX_SECONDS)
         while not output.complete:
             try:
                 await output.follow_log(follow=True)
@@ -78,8 +66,7 @@ async def follow_container(
                 return
             except (StreamBroken, OSError) as exc:
                 logger.debug("Output of %s not readable yet (%s); retrying", container_id[:12], exc)
-                await anyio.sleep(delay)
-                delay = min(delay * 2, _RESUME_RETRY_MAX_SECONDS)
+                await anyio.sleep(backoff.next())
 
     async def relay() -> None:
         assert output is not None
@@ -91,6 +78,7 @@ async def follow_container(
                     with anyio.move_on_after(EOF_EXIT_GRACE_SECONDS):
                         await exited.wait()
                     if not exited.is_set():
+                        state: Mapping[str, Any] | None
                         try:
                             state = await inspect()
                         except Exception:

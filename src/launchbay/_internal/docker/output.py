@@ -12,20 +12,21 @@ from __future__ import annotations
 import logging
 import struct
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterable, Callable, Iterator
 from typing import IO, Any
 
 import anyio
 
+from launchbay._internal import loggers
 from launchbay._internal.docker.connection import DockerHost
-from launchbay._internal.docker.http import StreamBroken, StreamUnsupported, request
+from launchbay._internal.docker.streams import ByteStream, EngineStreams, StreamBroken
 from launchbay._internal.output import Sink
 
 STDOUT = 1
 STDERR = 2
 _HEADER = struct.Struct(">BxxxL")
 
-logger = logging.getLogger("launchbay.infrastructure.docker-container")
+logger = logging.getLogger(loggers.DOCKER)
 
 
 class FrameDecoder:
@@ -61,15 +62,6 @@ class FrameDecoder:
         return bool(self._header) or self._left > 0
 
 
-class LogUnavailable(Exception):
-    """The engine answered, but will not give the container's log (e.g. a log
-    driver that cannot be read back)."""
-
-
-class ContainerGone(LogUnavailable):
-    """The container no longer exists (removed), so its log cannot be read."""
-
-
 class ContainerOutput:
     """Relays one container's stdout and stderr, counting what was relayed so a
     broken stream can be resumed from the log exactly where it stopped."""
@@ -77,7 +69,7 @@ class ContainerOutput:
     def __init__(
         self,
         host: DockerHost,
-        api_version: str,
+        streams: EngineStreams | None,
         container_id: str,
         *,
         tty: bool = False,
@@ -85,34 +77,24 @@ class ContainerOutput:
         stderr: IO[Any] | None = None,
     ) -> None:
         self.host = host
-        self.api_version = api_version
+        self.streams = streams  # None: a transport httpx does not speak (docker-py in a thread)
         self.container_id = container_id
         self.tty = tty
         self.sinks = {STDOUT: Sink(stdout or sys.stdout), STDERR: Sink(stderr or sys.stderr)}
         self.relayed = {STDOUT: 0, STDERR: 0}
         self.complete = False  # the engine ended the stream cleanly
 
-    def _path(self, endpoint: str) -> str:
-        return f"/v{self.api_version}/containers/{self.container_id}/{endpoint}"
-
     # --- attaching (before start) ------------------------------------------------
 
-    async def attach(self) -> AsyncIterator[bytes] | None:
-        """Open the attach stream; call before the container starts. Returns the
-        raw body iterator (consume with ``relay``), or None when this transport
+    async def attach(self) -> ByteStream | None:
+        """Open the attach stream; call before the container starts. Returns
+        the stream (consume it with ``relay``), or None when this transport
         needs the threaded fallback."""
-        params = {"stream": "1", "stdout": "1", "stderr": "1"}
-        try:
-            response = await request(self.host, "POST", self._path("attach"), params, upgrade=True)
-        except StreamUnsupported:
+        if self.streams is None:
             return None
-        if response.status not in (101, 200):
-            body = await response.read_all()
-            await response.aclose()
-            raise StreamBroken(f"attach failed: HTTP {response.status} {body[:300]!r}")
-        return _closing(response)
+        return await self.streams.attach(self.container_id)
 
-    async def relay(self, body: AsyncIterator[bytes] | None) -> None:
+    async def relay(self, body: ByteStream | None) -> None:
         """Relay an attach stream to the end. A broken connection leaves
         ``complete`` False; ``resume_from_log`` then fetches the rest."""
         if body is None:
@@ -126,8 +108,10 @@ class ContainerOutput:
                 self.container_id[:12],
                 exc,
             )
+        finally:
+            await body.aclose()
 
-    async def _relay_body(self, body: AsyncIterator[bytes], *, skip: bool) -> None:
+    async def _relay_body(self, body: AsyncIterable[bytes], *, skip: bool) -> None:
         decoder = FrameDecoder()
         seen = {STDOUT: 0, STDERR: 0}
         async for data in body:
@@ -156,21 +140,14 @@ class ContainerOutput:
     async def follow_log(self, *, follow: bool = True) -> None:
         """Relay the container's log from its start, skipping what was already
         relayed; with ``follow`` keep going until the container stops."""
-        params = {"stdout": "1", "stderr": "1", "follow": "1" if follow else "0"}
-        try:
-            response = await request(self.host, "GET", self._path("logs"), params)
-        except StreamUnsupported:
+        if self.streams is None:
             await self._relay_in_thread(follow=follow, logs=True)
             return
+        body = await self.streams.logs(self.container_id, follow=follow)
         try:
-            if response.status != 200:
-                message = _engine_message(await response.read_all())
-                if response.status == 404:
-                    raise ContainerGone(message)
-                raise LogUnavailable(f"HTTP {response.status}: {message}")
-            await self._relay_body(response.iter_body(), skip=True)
+            await self._relay_body(body, skip=True)
         finally:
-            await response.aclose()
+            await body.aclose()
 
     async def _relay_in_thread(self, *, follow: bool, logs: bool) -> None:
         """docker-py's blocking stream, for transports the event loop cannot
@@ -215,20 +192,3 @@ class ContainerOutput:
     def finish(self) -> None:
         for sink in self.sinks.values():
             sink.finish()
-
-
-async def _closing(response: Any) -> AsyncIterator[bytes]:
-    try:
-        async for data in response.iter_body():
-            yield data
-    finally:
-        await response.aclose()
-
-
-def _engine_message(body: bytes) -> str:
-    import json
-
-    try:
-        return str(json.loads(body).get("message", body[:300]))
-    except (ValueError, AttributeError):
-        return body[:300].decode("utf-8", "replace")

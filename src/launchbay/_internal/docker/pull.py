@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from launchbay._internal.docker.images import pull_arguments
+from launchbay._internal.docker.registry import scrub
 from launchbay.exceptions import InfrastructureError
 
 if TYPE_CHECKING:
     import docker
 
-    from launchbay.blocks.docker import DockerRegistry
 
-
-def pull_image(client: docker.DockerClient, image: str, registry: DockerRegistry | None = None) -> None:
+def pull_image(client: docker.DockerClient, image: str, auth_config: Mapping[str, str] | None = None) -> None:
     """Pull ``image`` (blocking: run it in a worker thread). The engine reports
     some failures in the HTTP status and others inside the progress stream;
-    both become one ``InfrastructureError``."""
+    both become one ``InfrastructureError``, with the password never in it."""
     import docker
 
-    from launchbay.blocks.docker import scrub
-
     repository, tag = pull_arguments(image)
-    auth_config = registry.auth_config() if registry is not None else None
-    secret = auth_config["password"] if auth_config else ""
+    secret = auth_config.get("password", "") if auth_config else ""
     try:
         for message in client.api.pull(
-            repository, tag=tag, stream=True, decode=True, auth_config=auth_config
+            repository,
+            tag=tag,
+            stream=True,
+            decode=True,
+            auth_config=dict(auth_config) if auth_config else None,
         ):
             error = message.get("error") or (message.get("errorDetail") or {}).get("message")
             if error:

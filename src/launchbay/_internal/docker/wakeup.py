@@ -15,7 +15,7 @@ def _call_soon_threadsafe() -> Callable[[Callable[[], None]], None]:
     call_soon = getattr(native, "call_soon_threadsafe", None) or getattr(native, "run_sync_soon", None)
     if call_soon is None:  # pragma: no cover - a backend anyio may add later
         raise RuntimeError(f"Unsupported event loop {native!r}")
-    return call_soon  # type: ignore[no-any-return]
+    return call_soon
 
 
 class Waker:

@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from launchbay._internal.docker.connection import (
-    engine_info,
-    normalize_host_url,
-    resolve_host,
-    split_infrastructure_pid,
-)
-from launchbay.exceptions import InfrastructureError
+from launchbay._internal.docker.connection import engine_info, normalize_host_url, resolve_host
+from launchbay._internal.pids import DockerPid, parse_docker_pid
+from launchbay.exceptions import InfrastructureError, InfrastructureNotAvailable
 
 
 def test_pids_split_on_the_last_colon() -> None:
-    assert split_infrastructure_pid("unix:///var/run/docker.sock:abc123") == (
-        "unix:///var/run/docker.sock",
-        "abc123",
+    assert parse_docker_pid("unix:///var/run/docker.sock:abc123") == DockerPid(
+        "unix:///var/run/docker.sock", "abc123"
     )
-    assert split_infrastructure_pid("tcp://10.0.0.1:2376:abc123") == ("tcp://10.0.0.1:2376", "abc123")
-    assert split_infrastructure_pid("http+docker://localhost:abc") == ("http+docker://localhost", "abc")
+    assert parse_docker_pid("tcp://10.0.0.1:2376:abc123") == DockerPid("tcp://10.0.0.1:2376", "abc123")
+    assert parse_docker_pid("http+docker://localhost:abc") == DockerPid("http+docker://localhost", "abc")
 
 
-@pytest.mark.parametrize("pid", ["abc", "host:123", "unix:///x.sock:", ""])
-def test_invalid_pids(pid: str) -> None:
-    with pytest.raises(ValueError, match="BASE_URL:CONTAINER_ID"):
-        split_infrastructure_pid(pid)
+@pytest.mark.parametrize("pid", ["abc", "host:123", "unix:///x.sock:", "", "bad-base-url:id"])
+def test_invalid_pids_cannot_be_reached(pid: str) -> None:
+    # SPEC 8: a Docker pid whose base URL is not a URL is not this kind's to reach.
+    with pytest.raises(InfrastructureNotAvailable, match="BASE_URL:CONTAINER_ID"):
+        parse_docker_pid(pid)
 
 
 def test_normalized_urls() -> None:
@@ -66,9 +62,10 @@ def test_refused_tcp_connection() -> None:
 
 
 def test_engine_timestamps() -> None:
-    from launchbay._internal.docker.events import engine_time_nano
+    from launchbay._internal.docker.state import started_at
 
-    assert engine_time_nano("2024-05-01T10:00:00.123456789Z") == 1714557600_123456789
-    assert engine_time_nano("2024-05-01T10:00:00.5Z") == 1714557600_500000000
-    assert engine_time_nano("2024-05-01T10:00:00Z") == 1714557600_000000000
-    assert engine_time_nano("not a time") == 0
+    assert started_at({"StartedAt": "2024-05-01T10:00:00.123456789Z"}) == 1714557600_123456789
+    assert started_at({"StartedAt": "2024-05-01T10:00:00.5Z"}) == 1714557600_500000000
+    assert started_at({"StartedAt": "2024-05-01T10:00:00Z"}) == 1714557600_000000000
+    assert started_at({"StartedAt": "not a time"}) == 0
+    assert started_at({}) == 0

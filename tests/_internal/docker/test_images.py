@@ -8,7 +8,6 @@ from launchbay._internal.docker.images import (
     ImagePullPolicy,
     default_pull_policy,
     pull_arguments,
-    registry_of,
     split_reference,
 )
 
@@ -28,20 +27,6 @@ DIGEST = "sha256:" + "ab" * 32
 )
 def test_references_split_with_ports_and_digests(image: str, expected: tuple) -> None:
     assert split_reference(image) == expected
-
-
-@pytest.mark.parametrize(
-    ("image", "registry"),
-    [
-        ("busybox", None),
-        ("team/app:1", None),
-        ("host:5000/app", "host:5000"),
-        ("ghcr.io/team/app:1", "ghcr.io"),
-        ("localhost/app", "localhost"),
-    ],
-)
-def test_registry_of(image: str, registry: str | None) -> None:
-    assert registry_of(image) == registry
 
 
 @pytest.mark.parametrize(
