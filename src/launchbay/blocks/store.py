@@ -127,7 +127,7 @@ class _SQLBlockStore:
     _lock_row = ""  # PostgreSQL: FOR UPDATE
 
     def __init__(self) -> None:
-        self._current = False  # the schema was found current: skip the checks
+        self._readable = False  # the schema was found readable: skip the checks
 
     # --- connections (per database) -------------------------------------
 
@@ -378,7 +378,7 @@ class SQLiteBlockStore(_SQLBlockStore):
         except FileNotFoundError:
             return False
         except OSError as exc:
-            raise self._os_error(exc, directory) from None
+            raise self._os_error(exc, directory, action="reach") from None
         if not stat.S_ISDIR(info.st_mode):
             raise StoreError(
                 f"{self.setting} {directory} is not a directory: rename or remove that file, "
@@ -387,7 +387,11 @@ class SQLiteBlockStore(_SQLBlockStore):
         if self.setting == "LAUNCHBAY_HOME" and not self._home_checked:
             self._home_checked = True
             if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-                who = "its group and others" if info.st_mode & stat.S_IWOTH else "its group"
+                who = " and ".join(
+                    name
+                    for bit, name in ((stat.S_IWGRP, "its group"), (stat.S_IWOTH, "others"))
+                    if info.st_mode & bit
+                )
                 message = (
                     f"LAUNCHBAY_HOME {directory} is writable by {who}, who could change the saved "
                     f"blocks; make it owner-only: chmod go-w {directory}"
@@ -396,15 +400,16 @@ class SQLiteBlockStore(_SQLBlockStore):
                 warnings.warn(message, UserWarning, stacklevel=2)
         return True
 
-    def _os_error(self, exc: OSError, path: Path) -> StoreError:
+    def _os_error(self, exc: OSError, path: Path, *, action: str = "create") -> StoreError:
         reason = exc.strerror or _first_line(exc)
         if isinstance(exc, PermissionError):
+            need = "writable" if action == "create" else "reachable"
             return StoreError(
-                f"Cannot create the block store {self.path}: {reason} ({path}); make "
-                f"{path.parent} writable by this user, or {self._elsewhere()}."
+                f"Cannot {action} the block store {self.path}: {reason} ({path}); make "
+                f"{path.parent} {need} by this user, or {self._elsewhere()}."
             )
         return StoreError(
-            f"Cannot create the block store {self.path}: {reason} ({path}); {self._elsewhere()}."
+            f"Cannot {action} the block store {self.path}: {reason} ({path}); {self._elsewhere()}."
         )
 
     def _create_file(self) -> None:
@@ -474,9 +479,9 @@ class SQLiteBlockStore(_SQLBlockStore):
         try:
             try:
                 connection.execute("BEGIN")
-                readable = self._current or self._schema_version(connection) is not None
+                readable = self._readable or self._schema_version(connection) is not None
                 if readable:
-                    self._current = True
+                    self._readable = True
             except sqlite3.Error as exc:
                 raise self._error(exc, "read") from None
             # Errors of the caller's queries are translated below, not here, so
@@ -559,7 +564,7 @@ class SQLiteBlockStore(_SQLBlockStore):
             connection.execute("PRAGMA journal_mode=WAL")  # kept in the file; not inside a transaction
             with self._immediate(connection):
                 self._upgrade(connection, self._schema_version(connection))  # again, under the lock
-        self._ready = self._current = True
+        self._ready = self._readable = True
         return True
 
 
@@ -625,9 +630,9 @@ class PostgresBlockStore(_SQLBlockStore):
         with self._connection() as connection:
             try:
                 with connection.transaction():
-                    readable = self._current or self._schema_version(connection) is not None
+                    readable = self._readable or self._schema_version(connection) is not None
                     if readable:
-                        self._current = True
+                        self._readable = True
                     yield connection if readable else None
             except psycopg.Error as exc:
                 raise self._error(exc, "read") from None
@@ -652,7 +657,7 @@ class PostgresBlockStore(_SQLBlockStore):
             except psycopg.Error as exc:
                 raise self._error(exc, "save to" if create else "change") from None
         if upgraded:  # only once the transaction has committed
-            self._ready = self._current = True
+            self._ready = self._readable = True
 
 
 def open_store(url: str | None = None) -> BlockStore:
