@@ -117,9 +117,6 @@ class TestPulls:
     def test_policy(self, image: str, policy: ImagePullPolicy | None, expected: ImagePullPolicy) -> None:
         assert spec(image=image, image_pull_policy=policy).pull_policy is expected
 
-    def test_pull_reference(self) -> None:
-        assert spec(image="host:5000/app").pull_reference == ("host:5000/app", "latest")
-
 
 class TestNetworks:
     def test_first_network_at_creation_the_others_before_start(self) -> None:

@@ -1,5 +1,16 @@
 """Private helpers of ``DockerContainer`` and ``DockerRegistry``.
 
-Modules that import docker-py (``connection``, ``events``, ``pull``) load only
-when a container is run, killed or attached; the rest are pure.
+- ``spec``: what a run creates (``ContainerSpec``), built purely from the
+  block's values, the platform and the engine's version; with the rules it
+  uses: ``networking``, ``labels``, ``names``, ``memory``, ``images``.
+- ``runner``: the I/O of run, kill and attach, returning a ``RunOutcome``;
+  engine calls through docker-py (``connection``: where the engine is, one
+  client per engine), output streams through httpx (``streams``, ``output``),
+  pulls (``pull``, ``registry``).
+- watching: ``monitor`` follows one container to its end, ``events`` is the
+  one events stream per engine that reports every exit, ``state`` reads what
+  ``docker inspect`` says, ``exits`` names why a container ended.
+
+Modules that import docker-py or httpx load only when a container is run,
+killed or attached; the block imports only the pure ones.
 """

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from launchbay._internal import urls
 from launchbay._internal.docker import labels as docker_labels
 from launchbay._internal.docker import names, networking
-from launchbay._internal.docker.images import ImagePullPolicy, default_pull_policy, pull_arguments
+from launchbay._internal.docker.images import ImagePullPolicy, default_pull_policy
 from launchbay._internal.docker.memory import parse_bytes
 
 
@@ -73,11 +73,6 @@ class ContainerSpec:
     extra_hosts: tuple[str, ...]
     mem_limit: float | str | None  # as the user wrote it, for messages
     warnings: tuple[str, ...]  # configuration warnings for the user (SPEC 8)
-
-    @property
-    def pull_reference(self) -> tuple[str, str]:
-        """(repository, tag or digest) as the engine's pull endpoint takes them."""
-        return pull_arguments(self.image)
 
     def create_body(self) -> dict[str, Any]:
         """The body of ``POST /containers/create`` (a new dict each call)."""
