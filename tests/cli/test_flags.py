@@ -20,7 +20,6 @@ from launchbay.cli.flags import (
     VALUE,
     FlagError,
     ParsedFlags,
-    block_fields,
     is_given,
     key_values,
 )
@@ -97,19 +96,3 @@ def test_key_values() -> None:
         key_values(["A"], "--label")
     with pytest.raises(FlagError, match="--env '=x' needs a KEY"):
         key_values(["=x"], "--env", allow_unset=True)
-
-
-def test_block_fields_of_a_kind_and_of_every_kind() -> None:
-    options = ParsedFlags(
-        docker="img", name="n", pull="never", volume=["/a:/b"], namespace="ns", working_dir=Path("/w")
-    )
-    assert block_fields(options, DOCKER, {"pull": str.upper}) == {
-        "image": "img",
-        "name": "n",
-        "image_pull_policy": "NEVER",
-        "volumes": ["/a:/b"],
-    }
-    assert block_fields(options, PROCESS, {}) == {"name": "n", "working_dir": Path("/w")}
-    assert block_fields(options, KUBERNETES, {}) == {"name": "n", "namespace": "ns"}
-    assert block_fields(options, None, {}) == {"name": "n"}  # a saved block of any kind
-    assert block_fields(options, DOCKER, {})["volumes"] is not options.volume

@@ -6,16 +6,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from launchbay.cli import docker_options, kubernetes_options
-from launchbay.cli.flags import (
-    DOCKER,
-    KUBERNETES,
-    PROCESS,
-    Conversion,
-    FlagError,
-    ParsedFlags,
-    block_fields,
-    key_values,
-)
+from launchbay.cli.fields import Conversion, block_fields
+from launchbay.cli.flags import DOCKER, KUBERNETES, PROCESS, FlagError, ParsedFlags, key_values
 from launchbay.exceptions import BlockError
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """The Docker flags of ``run``/``preview``/``block save`` -> ``DockerContainer``.
 
-The table (``cli/flags.py``) says which field each flag sets; here is how the
+The table (``cli/flags.py``) says which field each flag sets (``cli/fields.py``); here is how the
 values that need it are converted."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from launchbay.cli.flags import Conversion, FlagError
+from launchbay.cli.fields import Conversion
+from launchbay.cli.flags import FlagError
 
 if TYPE_CHECKING:
     from launchbay.blocks.docker import DockerRegistry

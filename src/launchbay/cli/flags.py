@@ -1,16 +1,14 @@
 """The one table of the flags of ``run``, ``preview`` and ``block save``.
 
 Both parsers are generated from it: the typer options (``cli/parameters.py``) and
-the fast path of ``launchbay run -- CMD`` (``cli/fast_path.py``); each kind's
-builder reads from it which block field a flag sets. Stdlib only and cheap to
+the fast path of ``launchbay run -- CMD`` (``cli/fast_path.py``); ``cli/fields.py``
+reads from it which block field a given flag sets. Stdlib only and cheap to
 import (plain classes, no dataclasses): the fast path loads it on every short run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 # How a flag is parsed.
 SWITCH = "switch"  # --flag: True when given
@@ -81,7 +79,7 @@ class Flag:
         self.commands = commands
         self.fast = fast  # the fast path of `run` takes it (a plain local process)
 
-    def default(self) -> bool | list[Any] | None:
+    def default(self) -> bool | list[object] | None:
         """The value when the flag is not given."""
         if self.form == SWITCH:
             return False
@@ -439,27 +437,3 @@ def key_values(items: list[str], what: str, *, allow_unset: bool = False) -> dic
         else:
             parsed[key] = value
     return parsed
-
-
-# Turns a given flag's parsed value into its block field's value.
-Conversion = Callable[[Any], Any]
-
-
-def block_fields(
-    options: ParsedFlags, kind: str | None, conversions: Mapping[str, Conversion]
-) -> dict[str, Any]:
-    """The block fields the given flags set: those of ``kind`` (every kind's
-    included), or with ``kind=None`` only those every kind shares. A flag is
-    converted by ``conversions[attribute]`` when there is one."""
-    fields: dict[str, Any] = {}
-    for flag in FLAGS:
-        if flag.field is None or not (kind in flag.kinds or flag.kinds == EVERY_KIND):
-            continue
-        value = getattr(options, flag.attribute)
-        if not is_given(value):
-            continue
-        convert = conversions.get(flag.attribute)
-        fields[flag.field] = (
-            convert(value) if convert else (list(value) if isinstance(value, list) else value)
-        )
-    return fields
