@@ -846,6 +846,9 @@ class TestResilience:
         docker_proxy.requests.clear()
         make(test_labels, command=["true"]).run()
         assert len(docker_proxy.requests) <= 3, docker_proxy.requests  # the engine's versions are known
+        docker_proxy.requests.clear()
+        make(test_labels, command=["true"], stream_output=False).run()
+        assert len(docker_proxy.requests) <= 2, docker_proxy.requests  # create and start: no attach
 
     def test_a_local_image_is_not_pulled(
         self,

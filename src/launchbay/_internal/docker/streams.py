@@ -108,7 +108,6 @@ class EngineStreams:
     to the event loop that runs it). Each stream is a connection of its own."""
 
     def __init__(self, host: DockerHost, api_version: str) -> None:
-        self.host = host
         self.api_version = api_version
         self._client = _client(host)
 
