@@ -18,6 +18,7 @@ from launchbay._internal.kubernetes import slugs
         ("a" * 60, "a" * 45),
         ("--__....", ""),
         ("a" * 44 + "_b", "a" * 44),  # cut at 45, then no trailing dash
+        ("a-$@*-b", "a-b"),
     ],
 )
 def test_job_name(name: str, expected: str) -> None:
@@ -41,6 +42,17 @@ def test_job_name_is_always_a_valid_dns_label_prefix() -> None:
         ("x/" + "n" * 70, "x/" + "n" * 63),
         ("p" * 300 + "/n", "p" * 253 + "/n"),
         ("///", "///"),  # nothing left: the original, so Kubernetes reports it
+        # The prefix ends at the FIRST slash; later ones are invalid name characters.
+        ("example.com/app/x", "example.com/app-x"),
+        ("Example.com/a/b/c", "example.com/a-b-c"),
+        # An empty prefix is dropped.
+        ("/name", "name"),
+        ("/Some Key", "Some-Key"),
+        # A run of invalid characters swallows the dashes beside it: no "--".
+        ("a-$@*-b", "a-b"),
+        ("team-$.io/a-$@*-b", "team-.io/a-b"),
+        ("a--b", "a--b"),  # written by the user, not made by the replacement
+        ("x/???", "x/???"),  # the name slugifies to nothing: the original key
     ],
 )
 def test_label_key(key: str, expected: str) -> None:
@@ -56,6 +68,9 @@ def test_label_key(key: str, expected: str) -> None:
         ("v" * 80, "v" * 63),
         ("", ""),
         ("???", "???"),  # nothing left: the original
+        ("a-$@*-b", "a-b"),
+        ("a -- b", "a-b"),
+        ("a_-$-_b", "a_-_b"),  # only the dashes beside the run go
     ],
 )
 def test_label_value(value: str, expected: str) -> None:
