@@ -17,6 +17,8 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from anyio.abc import TaskGroup
 
 _CHUNK = 1 << 20
@@ -40,15 +42,39 @@ def _target_for(stream: IO[Any]) -> int:
 
 
 class Sink:
-    """Writes bytes to a Python stream, binary when it can."""
+    """Writes bytes to a Python stream, binary when it can.
+
+    ``Sink.looking_up(get_stream)`` asks ``get_stream`` (e.g. ``lambda:
+    sys.stdout``) for the stream at every write instead, so that a redirection
+    made after the sink was created is honoured (pytest's capsys,
+    ``contextlib.redirect_stdout``); text written to that stream meanwhile is
+    flushed first, so it keeps its place.
+    """
 
     def __init__(self, stream: IO[Any]) -> None:
+        self._get_stream: Callable[[], IO[Any]] | None = None
+        self._bind(stream)
+
+    @classmethod
+    def looking_up(cls, get_stream: Callable[[], IO[Any]]) -> Sink:
+        sink = cls(get_stream())
+        sink._get_stream = get_stream
+        return sink
+
+    def _bind(self, stream: IO[Any]) -> None:
         self.stream = stream
         self.buffer = getattr(stream, "buffer", None)
         self.decoder = None if self.buffer is not None else codecs.getincrementaldecoder("utf-8")("replace")
         stream.flush()
 
     def write(self, data: bytes) -> None:
+        if self._get_stream is not None:
+            stream = self._get_stream()
+            if stream is not self.stream:
+                self.finish()
+                self._bind(stream)
+            elif self.buffer is not None:
+                stream.flush()
         if self.buffer is not None:
             self.buffer.write(data)
             self.buffer.flush()
@@ -58,9 +84,13 @@ class Sink:
             self.stream.flush()
 
     def finish(self) -> None:
+        """Write what the decoder holds back: a partial UTF-8 sequence at the
+        end becomes U+FFFD instead of being lost."""
         if self.decoder is not None:
-            self.stream.write(self.decoder.decode(b"", final=True))
-            self.stream.flush()
+            rest = self.decoder.decode(b"", final=True)
+            if rest:
+                self.stream.write(rest)
+                self.stream.flush()
 
 
 class OutputRelay:
