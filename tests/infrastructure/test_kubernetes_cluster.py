@@ -16,6 +16,7 @@ import anyio
 import pytest
 
 from launchbay import (
+    ExitReason,
     FlowRun,
     InfrastructureNotAvailable,
     InfrastructureNotFound,
@@ -57,8 +58,10 @@ def test_exit_codes_identifier_and_streamed_output(
     # the same instant may land in the log in either order, hence the pause.
     ok = make_job(["sh", "-c", "echo hello; sleep 0.2; echo world >&2"]).run()
     assert isinstance(ok, KubernetesJobResult) and ok.status_code == 0 and ok and ok.reason is None
+    assert ok.exit_reason is ExitReason.EXITED
     failed = make_job(["sh", "-c", "echo hi; printf 'last line without newline'; exit 3"]).run()
     assert failed.status_code == 3 and not failed and failed.reason is None
+    assert failed.exit_reason is ExitReason.EXITED
     uid, ns, name = failed.identifier.split(":")
     assert (uid, ns) == (cluster.uid, namespace) and name.startswith("launchbay-job-")
     out = capfd.readouterr().out
@@ -173,6 +176,7 @@ def test_watch_timeout(
 ) -> None:
     result = make_job(["sh", "-c", "echo started; sleep 60"], job_watch_timeout_seconds=2).run()
     assert result.status_code == -1 and "did not complete within 2 s" in (result.reason or "")
+    assert result.exit_reason is ExitReason.TIMED_OUT
     assert "did not complete within timeout of 2 s" in caplog.text
     # The job is left to run (and can be attached to, or killed).
     assert cluster.job(namespace, job_name(result)) is not None
@@ -199,6 +203,7 @@ def test_deadline_exceeded_is_named(make_job: Any) -> None:
     ).run()
     assert result.status_code != 0
     assert "DeadlineExceeded" in (result.reason or "")
+    assert result.exit_reason is ExitReason.TIMED_OUT
 
 
 def test_oom_killed_is_named(make_job: Any, caplog: pytest.LogCaptureFixture) -> None:
@@ -214,6 +219,7 @@ def test_oom_killed_is_named(make_job: Any, caplog: pytest.LogCaptureFixture) ->
     ).run()
     assert result.status_code == 137
     assert "OOMKilled" in (result.reason or "")
+    assert result.exit_reason is ExitReason.OOM_KILLED
     assert "OOMKilled" in caplog.text
 
 
@@ -238,6 +244,7 @@ def test_eviction_is_named(cluster: Cluster, namespace: str, make_job: Any) -> N
     _, result, _ = run_while(make_job(["sh", "-c", "echo running; sleep 120"]), evict)
     assert result.status_code != 0
     assert "EvictionByEvictionAPI" in (result.reason or "")
+    assert result.exit_reason is ExitReason.EVICTED
 
 
 def limited_cluster_config(cluster: Cluster, namespace: str, *, pod_logs: bool) -> KubernetesClusterConfig:
@@ -330,6 +337,7 @@ def test_missing_image_fails_fast_with_the_reason(
     result = make_job(["true"], image="launchbay-test/no-such-image:1.0", pod_failure_grace_seconds=1).run()
     assert result.status_code == -1
     assert any(reason in (result.reason or "") for reason in ("ErrImagePull", "ImagePullBackOff"))
+    assert result.exit_reason is ExitReason.IMAGE_PULL_FAILED
     assert "cannot start" in caplog.text and "launchbay-test/no-such-image:1.0" in caplog.text
     # The job is deleted: it could never run.
     cluster.wait_for("the job to be deleted", lambda: cluster.job(namespace, job_name(result)) is None)
@@ -343,11 +351,13 @@ def test_image_never_pulled_fails_fast(make_job: Any) -> None:
         pod_failure_grace_seconds=0,
     ).run()
     assert result.status_code == -1 and "ErrImageNeverPull" in (result.reason or "")
+    assert result.exit_reason is ExitReason.IMAGE_PULL_FAILED
 
 
 def test_invalid_image_name_fails_fast(make_job: Any) -> None:
     result = make_job(["true"], image="launchbay-test/UPPER:case", pod_failure_grace_seconds=0).run()
     assert result.status_code == -1 and "InvalidImageName" in (result.reason or "")
+    assert result.exit_reason is ExitReason.IMAGE_PULL_FAILED
 
 
 def test_missing_secret_fails_fast(make_job: Any) -> None:
@@ -367,6 +377,7 @@ def test_missing_secret_fails_fast(make_job: Any) -> None:
     ).run()
     assert result.status_code == -1 and "CreateContainerConfigError" in (result.reason or "")
     assert "no-such-secret" in (result.reason or "")
+    assert result.exit_reason is ExitReason.CONFIG_ERROR
 
 
 def test_unschedulable_fails_fast(make_job: Any) -> None:
@@ -382,6 +393,7 @@ def test_unschedulable_fails_fast(make_job: Any) -> None:
         ],
     ).run()
     assert result.status_code == -1 and (result.reason or "").startswith("Unschedulable")
+    assert result.exit_reason is ExitReason.UNSCHEDULABLE
 
 
 def test_pod_never_started_without_fail_fast(make_job: Any, caplog: pytest.LogCaptureFixture) -> None:
@@ -399,6 +411,7 @@ def test_pod_never_started_without_fail_fast(make_job: Any, caplog: pytest.LogCa
     ).run()
     assert result.status_code == -1
     assert "did not start within 3 s" in (result.reason or "") and "Unschedulable" in (result.reason or "")
+    assert result.exit_reason is ExitReason.TIMED_OUT
     assert "Pod never started" in caplog.text
 
 
@@ -432,6 +445,7 @@ def test_kill_from_another_process(cluster: Cluster, namespace: str, make_job: A
     assert cluster.job(namespace, name) is None
     assert cluster.pods(namespace, name) == []
     assert result.status_code != 0 and "the job was deleted" in (result.reason or "")
+    assert result.exit_reason is ExitReason.CANCELLED
 
 
 def test_kill_and_attach_unreachable_or_missing(cluster: Cluster, namespace: str) -> None:
@@ -448,8 +462,11 @@ def test_kill_and_attach_unreachable_or_missing(cluster: Cluster, namespace: str
         job.attach(f"not-this-cluster:{namespace}:some-job")
     with pytest.raises(InfrastructureNotFound):
         job.attach(f"{cluster.uid}:{namespace}:no-such-job")
-    with pytest.raises(ValueError, match="CLUSTER_UID:NAMESPACE:JOB_NAME"):
+    # Not a Kubernetes pid at all: not one this kind can reach (SPEC 8).
+    with pytest.raises(InfrastructureNotAvailable, match="CLUSTER_UID:NAMESPACE:JOB_NAME"):
         job.kill("not-a-pid")
+    with pytest.raises(InfrastructureNotAvailable, match="CLUSTER_UID:NAMESPACE:JOB_NAME"):
+        job.attach("a:b:c:d")
 
 
 def test_cancelled_run_deletes_its_job(cluster: Cluster, namespace: str, make_job: Any) -> None:
@@ -499,6 +516,7 @@ def test_attach_after_the_launching_process_died(
     assert cluster.job(namespace, pid.rsplit(":", 1)[1]) is not None
     result = KubernetesJob(namespace=namespace).attach(pid)
     assert result.identifier == pid and result.status_code == 5
+    assert result.exit_reason is ExitReason.EXITED
     # The log is streamed from its start, each line once.
     assert capfd.readouterr().out == "first\nsecond\n"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -23,7 +24,9 @@ from launchbay import (
     KubernetesJob,
     KubernetesJobResult,
 )
+from launchbay._internal.exits import ExitReason
 from launchbay._internal.images import default_image
+from launchbay._internal.kubernetes.manifest import ClusterInputs
 from launchbay.infrastructure.kubernetes import JobCustomizations
 
 CONTAINER = ("spec", "template", "spec", "containers", 0)
@@ -196,6 +199,10 @@ def test_api_url_localhost_replaced_by_dns_name_only_from_settings(monkeypatch: 
     assert env_of(own)["LAUNCHBAY_API_URL"] == "http://localhost:4200/api"
     monkeypatch.delenv("LAUNCHBAY_API_DNS_NAME")
     assert env_of(KubernetesJob())["LAUNCHBAY_API_URL"] == "http://localhost:4200/api"
+    # Whatever the case the host is written in.
+    monkeypatch.setenv("LAUNCHBAY_API_URL", "http://LOCALHOST:4200/api")
+    monkeypatch.setenv("LAUNCHBAY_API_DNS_NAME", "host.example")
+    assert env_of(KubernetesJob())["LAUNCHBAY_API_URL"] == "http://host.example:4200/api"
 
 
 def test_generate_name_without_a_name_is_a_stable_hash() -> None:
@@ -310,7 +317,7 @@ def test_prepare_for_flow_run_labels_become_valid_kubernetes_labels() -> None:
     labels = built["metadata"]["labels"]
     assert labels["launchbay.io/flow-run-id"] == str(flow_run.id)
     assert labels["launchbay.io/deployment-name"] == "nightly-etl"
-    assert labels["launchbay.io/deployment-updated"] == "2022-11-10T16-50-59.500000-00-00"
+    assert labels["launchbay.io/deployment-updated"] == "2022-11-10T16-50-59.500000Z"  # SPEC 4: the Z form
     assert labels["launchbay.io/flow-name"] == "ETL"
     assert built["metadata"]["generateName"] == "calm-otter-"
     assert container(built)["args"] == ["python", "-m", "launchbay.engine"]
@@ -321,6 +328,49 @@ def test_prepare_for_flow_run_labels_become_valid_kubernetes_labels() -> None:
 def test_result_type() -> None:
     assert KubernetesJobResult(identifier="u:ns:job", status_code=0)
     assert not KubernetesJobResult(identifier="u:ns:job", status_code=3)
+
+
+def test_a_run_outcome_becomes_the_result() -> None:
+    from launchbay._internal.kubernetes.runner import RunOutcome
+
+    outcome = RunOutcome("u:ns:job", -1, "ErrImagePull: no such image", ExitReason.IMAGE_PULL_FAILED)
+    result = KubernetesJob._result(outcome)
+    assert isinstance(result, KubernetesJobResult)
+    assert (result.identifier, result.status_code, result.reason, result.exit_reason) == (
+        "u:ns:job",
+        -1,
+        "ErrImagePull: no such image",
+        ExitReason.IMAGE_PULL_FAILED,
+    )
+
+
+def test_the_spec_of_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAUNCHBAY_KUBERNETES_CLUSTER_UID", raising=False)
+    job = KubernetesJob(
+        command=["true"],
+        namespace="jobs",
+        pod_watch_timeout_seconds=5,
+        job_watch_timeout_seconds=7,
+        pod_failure_grace_seconds=None,
+        stream_output=False,
+    )
+    spec = job._spec()
+    assert spec.manifest == job.build_job()
+    assert (spec.namespace, spec.container_name) == ("jobs", "launchbay-job")
+    assert (spec.pod_watch_timeout_seconds, spec.job_watch_timeout_seconds) == (5, 7)
+    assert spec.pod_failure_grace_seconds is None and spec.stream_output is False
+    assert spec.cluster == ClusterInputs(kubeconfig=None, context=None, cluster_uid=None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.namespace = "other"  # type: ignore[misc]
+    # The namespace of a manifest that names one; the cluster of a config block;
+    # the cluster UID of the settings.
+    manifest = KubernetesJob.base_job_manifest()
+    manifest["metadata"]["namespace"] = "team"
+    cluster = KubernetesClusterConfig(config={"contexts": []}, context_name="dev")
+    monkeypatch.setenv("LAUNCHBAY_KUBERNETES_CLUSTER_UID", "my-cluster")
+    spec = KubernetesJob(job=manifest, cluster_config=cluster)._spec()
+    assert spec.namespace == "team"
+    assert spec.cluster == ClusterInputs(kubeconfig={"contexts": []}, context="dev", cluster_uid="my-cluster")
 
 
 def test_run_with_empty_command_raises() -> None:

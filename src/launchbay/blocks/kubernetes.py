@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, SerializationInfo, field_serializer, field_validator
 
+from launchbay._internal.kubernetes import kubeconfig
 from launchbay.blocks.core import Block
 
 if TYPE_CHECKING:
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 MASK = "**********"
 # Keys of a kubeconfig user entry whose values are credentials.
 _SECRET_USER_KEYS = ("client-key-data", "token", "password")
-_DEFAULT_KUBECONFIG = "~/.kube/config"
 
 
 class KubernetesClusterConfig(Block):
@@ -82,7 +81,7 @@ class KubernetesClusterConfig(Block):
         """Read a kubeconfig file (default: the Kubernetes client's default
         location, ``KUBECONFIG`` respected) and store all of it with the given
         context, or the file's current context."""
-        config, source = _read_kubeconfig(path)
+        config, source = kubeconfig.read(path)
         contexts = [
             entry["name"]
             for entry in config.get("contexts") or []
@@ -130,59 +129,6 @@ class KubernetesClusterConfig(Block):
 
 
 # --- helpers ------------------------------------------------------------------------
-
-
-def default_kubeconfig_location() -> str:
-    """What the Kubernetes client reads by default: ``KUBECONFIG`` (possibly a
-    list of files) or ``~/.kube/config``."""
-    return os.environ.get("KUBECONFIG") or _DEFAULT_KUBECONFIG
-
-
-def _read_kubeconfig(path: str | Path | None) -> tuple[dict[str, Any], str]:
-    """The parsed kubeconfig and a description of where it came from. A
-    ``KUBECONFIG`` list is merged as kubectl does: the first file to define a
-    name or the current context wins."""
-    if path is not None:
-        paths = [str(path)]
-    else:
-        paths = [part for part in default_kubeconfig_location().split(os.pathsep) if part]
-    files = [Path(part).expanduser().resolve() for part in paths]
-    existing = [file for file in files if file.is_file()]
-    if not existing:
-        names = ", ".join(repr(str(file)) for file in files)
-        raise ValueError(f"No kubeconfig file at {names}: pass a path, or set KUBECONFIG to your kubeconfig.")
-    if len(existing) == 1:
-        return _load_one(existing[0]), repr(str(existing[0]))
-    merged: dict[str, Any] = {}
-    for file in existing:
-        document = _load_one(file)
-        for key, value in document.items():
-            if key in ("clusters", "contexts", "users"):
-                known = {entry.get("name") for entry in merged.setdefault(key, [])}
-                merged[key].extend(
-                    entry
-                    for entry in value or []
-                    if isinstance(entry, dict) and entry.get("name") not in known
-                )
-            elif key not in merged or (key == "current-context" and not merged[key]):
-                merged[key] = value
-    return merged, "KUBECONFIG (" + ", ".join(str(file) for file in existing) + ")"
-
-
-def _load_one(file: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        document = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"Cannot read kubeconfig {str(file)!r}: {exc.strerror or exc}.") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"Kubeconfig {str(file)!r} is not valid YAML: {exc}") from None
-    if document is None:
-        return {}
-    if not isinstance(document, dict):
-        raise ValueError(f"Kubeconfig {str(file)!r} is not a kubeconfig mapping.")
-    return document
 
 
 def _named(entries: Any, name: Any) -> dict[str, Any] | None:

@@ -1,8 +1,10 @@
 """``KubernetesJob``: run the command as a Kubernetes Job.
 
-The block itself (fields, manifest building, preview) needs no cluster and does
-not import the ``kubernetes`` package; running, killing and attaching load it
-on first use (``launchbay._internal.kubernetes.runner``).
+The block: its fields, their validation, ``preview()``, and delegation. What a
+run creates is built by ``launchbay._internal.kubernetes.manifest`` (pure, no
+cluster, no ``kubernetes`` package); running, killing and attaching load
+``launchbay._internal.kubernetes.runner`` on first use, which takes that
+frozen spec and returns an outcome this block wraps in its result.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import copy
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import jsonpatch
 from anyio.abc import TaskStatus
@@ -29,6 +31,9 @@ from launchbay._internal.kubernetes import manifest
 from launchbay.blocks.kubernetes import KubernetesClusterConfig
 from launchbay.infrastructure.base import Infrastructure, InfrastructureResult
 from launchbay.settings import get_current_settings
+
+if TYPE_CHECKING:
+    from launchbay._internal.kubernetes.runner import RunOutcome
 
 KubernetesManifest = dict[str, Any]
 
@@ -212,39 +217,21 @@ class KubernetesJob(Infrastructure):
         """A JSON patch (list of operations) from a YAML or JSON file."""
         return _to_customizations(manifest.load_document(path, "Customizations"))
 
-    def _environment(self) -> dict[str, str]:
-        """The base environment overridden by ``env``, ``None`` dropped."""
-        env = {**self._base_environment(), **self.env}
-        present = {key: value for key, value in env.items() if value is not None}
+    def _spec(self) -> manifest.JobSpec:
+        """What a run of this block creates and needs, with the current settings."""
         settings = get_current_settings()
-        api_url_setting = None if "LAUNCHBAY_API_URL" in self.env else settings.api_url
-        return manifest.api_url_for_cluster(present, api_url_setting, settings.api_dns_name)
-
-    def _shortcuts(self) -> list[dict[str, Any]]:
-        return manifest.shortcut_patch(
-            namespace=self.namespace,
-            image=self.image,
-            labels=self.labels,
-            environment=self._environment(),
-            image_pull_policy=self.image_pull_policy.value if self.image_pull_policy else None,
-            service_account_name=self.service_account_name,
-            finished_job_ttl=self.finished_job_ttl,
-            command=self.command,
-            generate_name=manifest.generate_name(self.name, self.command, self.env),
+        return manifest.build_spec(
+            self,
+            base_environment=self._base_environment(),
+            api_url_setting=settings.api_url,
+            dns_name=settings.api_dns_name,
+            cluster_uid=settings.kubernetes_cluster_uid,
         )
 
     def build_job(self) -> KubernetesManifest:
         """The manifest ``run`` creates: ``job``, then the shortcut fields, then
         ``customizations``."""
-        job = copy.deepcopy(self.job)
-        try:
-            job = jsonpatch.JsonPatch(self._shortcuts()).apply(job)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-            raise ValueError(f"Cannot apply the job's fields to its manifest: {exc}") from None
-        try:
-            return self.customizations.apply(job)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-            raise ValueError(f"Cannot apply customizations to the job manifest: {exc}") from None
+        return dict(self._spec().manifest)
 
     def preview(self) -> str:
         """The YAML of ``build_job()``."""
@@ -254,17 +241,26 @@ class KubernetesJob(Infrastructure):
 
     # --- running ----------------------------------------------------------------------
 
+    @staticmethod
+    def _result(outcome: RunOutcome) -> KubernetesJobResult:
+        return KubernetesJobResult(
+            identifier=outcome.pid,
+            status_code=outcome.status_code,
+            reason=outcome.reason,
+            exit_reason=outcome.exit_reason,
+        )
+
     async def _run(self, task_status: TaskStatus[str]) -> KubernetesJobResult:
         from launchbay._internal.kubernetes import runner
 
-        return await runner.run_job(self, task_status)
+        return self._result(await runner.run_job(self._spec(), task_status))
 
-    async def _kill(self, infrastructure_pid: str, grace_seconds: int) -> None:
+    async def _kill(self, infrastructure_pid: str, grace_seconds: float) -> None:
         from launchbay._internal.kubernetes import runner
 
-        await runner.kill_job(self, infrastructure_pid, grace_seconds)
+        await runner.kill_job(self._spec(), infrastructure_pid, grace_seconds)
 
     async def _attach(self, infrastructure_pid: str, task_status: TaskStatus[str]) -> KubernetesJobResult:
         from launchbay._internal.kubernetes import runner
 
-        return await runner.attach_job(self, infrastructure_pid, task_status)
+        return self._result(await runner.attach_job(self._spec(), infrastructure_pid, task_status))

@@ -1,10 +1,21 @@
-"""Timestamped log lines and resuming without repeats (pure logic)."""
+"""Timestamped log lines, resuming without repeats, and writing a log to our
+stdout (pure logic; the log streams themselves run against the dev cluster in
+tests/infrastructure)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
-from launchbay._internal.kubernetes.logs import LogCursor, OutputSink, split_line
+import anyio
+import pytest
+
+from launchbay._internal.kubernetes.logs import LogCursor, LogFollower, split_line
+from launchbay._internal.output import Sink
 
 
 def test_split_line_parses_kubelet_timestamps() -> None:
@@ -23,6 +34,9 @@ def test_split_line_parses_kubelet_timestamps() -> None:
     assert split_line(b"2026-01-01T00:00:01Z   indented ")[2] == b"  indented "
     assert split_line(b"2026-01-01T00:00:01Z ")[2] == b""
     assert split_line(b"no timestamp") == (None, None, b"no timestamp")
+    # Only a timestamp followed by a space is one; the line is kept whole otherwise.
+    assert split_line(b"2026-01-01T00:00:01Z") == (None, None, b"2026-01-01T00:00:01Z")
+    assert split_line("२०२६-01-01T00:00:01Z x".encode()) == (None, None, "२०२६-01-01T00:00:01Z x".encode())
 
 
 def lines(*items: tuple[int, str]) -> list[tuple[tuple[int, int], str]]:
@@ -58,14 +72,109 @@ def test_cursor_accepts_lines_without_timestamps() -> None:
     assert cursor.accept(None, None) and cursor.since_time is None
 
 
-def test_output_sink_binary_and_text() -> None:
+def test_sink_binary_and_text() -> None:
     binary = io.BytesIO()
     wrapper = io.TextIOWrapper(binary, encoding="utf-8")
-    OutputSink(wrapper).write("héllo\n".encode())
+    Sink(wrapper).write("héllo\n".encode())
     assert binary.getvalue() == "héllo\n".encode()
     text = io.StringIO()
-    sink = OutputSink(text)
+    sink = Sink(text)
     data = "é".encode()
     sink.write(data[:1])  # a character split across chunks
     sink.write(data[1:] + b"\n")
     assert text.getvalue() == "é\n"
+
+
+def test_a_looking_up_sink_follows_a_redirection_made_after_it() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(first):
+        sink = Sink.looking_up(lambda: sys.stdout)
+        sink.write(b"one\n")
+    with contextlib.redirect_stdout(second):
+        sink.write(b"two\n")
+    assert (first.getvalue(), second.getvalue()) == ("one\n", "two\n")
+
+
+def test_a_looking_up_sink_keeps_the_order_of_text_written_meanwhile() -> None:
+    binary = io.BytesIO()
+    wrapper = io.TextIOWrapper(binary, encoding="utf-8")
+    sink = Sink.looking_up(lambda: wrapper)
+    sink.write(b"log 1\n")
+    wrapper.write("print\n")  # buffered in the text layer
+    sink.write(b"log 2\n")
+    wrapper.flush()
+    assert binary.getvalue() == b"log 1\nprint\nlog 2\n"
+
+
+# --- following a log (a stand-in for the API's log stream) --------------------
+
+
+class FakeContent:
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = list(chunks)
+
+    async def readany(self) -> bytes:
+        return self.chunks.pop(0) if self.chunks else b""
+
+
+class FakeApi:
+    """Serves one log stream per request, in order."""
+
+    def __init__(self, *streams: list[bytes]) -> None:
+        self.streams = list(streams)
+        self.queries: list[list[tuple[str, str]]] = []
+
+    @asynccontextmanager
+    async def stream(self, path: str, *, what: str, query: list[tuple[str, str]]) -> AsyncIterator[Any]:
+        self.queries.append(query)
+
+        class Response:
+            content = FakeContent(self.streams.pop(0))
+
+        yield Response()
+
+
+def follow(api: FakeApi, sink: Sink, done: list[bool]) -> None:
+    follower = LogFollower(
+        api,  # type: ignore[arg-type]
+        "ns",
+        "pod",
+        "launchbay-job",
+        sink,
+        container_done=lambda: done[0],
+        lost=lambda: False,
+    )
+    anyio.run(follower.follow, backend="asyncio")
+
+
+def test_a_partial_utf8_sequence_at_the_end_of_a_log_is_not_lost() -> None:
+    out = io.StringIO()  # a text stream: the sink decodes
+    api = FakeApi([b"2026-01-01T00:00:01Z caf", b"\xc3\xa9\n2026-01-01T00:00:02Z last \xc3"])
+    follow(api, Sink(out), [True])
+    assert out.getvalue() == "café\nlast \ufffd"
+
+
+def test_a_dropped_stream_resumes_from_the_last_timestamp_without_repeats(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from launchbay._internal.kubernetes import logs
+
+    monkeypatch.setattr(logs, "FIRST_RETRY_SECONDS", 0.01)
+    done = [False]
+    first = [
+        b"2026-01-01T00:00:01Z a\n2026-01-01T00:00:02Z b\n2026-01-01T00:00:02Z c\n2026-01-01T00:00:03Z cut sh"
+    ]
+    second = [b"2026-01-01T00:00:02Z b\n2026-01-01T00:00:02Z c\n2026-01-01T00:00:03Z cut short\n"]
+
+    class Api(FakeApi):
+        @asynccontextmanager
+        async def stream(self, path: str, *, what: str, query: list[tuple[str, str]]) -> AsyncIterator[Any]:
+            async with super().stream(path, what=what, query=query) as response:
+                yield response
+            done[0] = len(self.queries) == 2  # the container ends during the second stream
+
+    out = io.BytesIO()
+    api = Api(first, second)
+    follow(api, Sink(io.TextIOWrapper(out, encoding="utf-8")), done)
+    assert out.getvalue() == b"a\nb\nc\ncut short\n"
+    assert ("sinceTime", "2026-01-01T00:00:02Z") in api.queries[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonpatch
 import pytest
 
 from launchbay._internal.kubernetes import manifest
@@ -155,6 +156,10 @@ def test_shortcut_patch_order_and_content() -> None:
         ("http://127.0.0.1/api", "http://launchbay.svc/api"),
         ("http://user:pw@localhost:1/api", "http://user:pw@launchbay.svc:1/api"),
         ("http://example.com/api", "http://example.com/api"),
+        # Hosts are case-insensitive: LOCALHOST is localhost too.
+        ("http://LOCALHOST:4200", "http://launchbay.svc:4200"),
+        ("http://LocalHost:4200/api", "http://launchbay.svc:4200/api"),
+        ("http://localhost.example.com/api", "http://localhost.example.com/api"),
     ],
 )
 def test_api_url_for_cluster(url: str, expected: str) -> None:
@@ -164,6 +169,64 @@ def test_api_url_for_cluster(url: str, expected: str) -> None:
     # Not from the settings, or no DNS name: untouched.
     assert manifest.api_url_for_cluster(env, None, "launchbay.svc") == env
     assert manifest.api_url_for_cluster(env, url, None) == env
+
+
+def test_job_environment() -> None:
+    base = {"LAUNCHBAY_API_URL": "http://localhost:4200/api", "LAUNCHBAY_HOME": "/h"}
+    env = manifest.job_environment(
+        {"A": "1", "LAUNCHBAY_HOME": None}, base, api_url_setting=base["LAUNCHBAY_API_URL"], dns_name="svc"
+    )
+    # The base environment overridden by env, None dropped, the API URL reachable from a pod.
+    assert env == {"LAUNCHBAY_API_URL": "http://svc:4200/api", "A": "1"}
+    # An API URL the block's own env gives is the user's: kept as written.
+    own = manifest.job_environment(
+        {"LAUNCHBAY_API_URL": "http://localhost:1"},
+        base,
+        api_url_setting=base["LAUNCHBAY_API_URL"],
+        dns_name="svc",
+    )
+    assert own["LAUNCHBAY_API_URL"] == "http://localhost:1"
+
+
+class Fields:
+    """A stand-in for a KubernetesJob's values."""
+
+    name = "My Run"
+    command = ["echo", "hi"]
+    env: dict[str, str | None] = {"A": "1"}
+    labels = {"team": "Data Science"}
+    namespace = None
+    image = "img:1"
+    image_pull_policy = None
+    service_account_name = None
+    finished_job_ttl = None
+    job = manifest.base_job_manifest()
+    customizations = jsonpatch.JsonPatch([{"op": "add", "path": "/spec/backoffLimit", "value": 0}])
+    cluster_config = None
+    pod_watch_timeout_seconds = 60
+    job_watch_timeout_seconds = None
+    pod_failure_grace_seconds = 10.0
+    stream_output = True
+
+
+def test_build_spec_is_pure_and_frozen() -> None:
+    fields = Fields()
+    spec = manifest.build_spec(
+        fields, base_environment={"LAUNCHBAY_HOME": "/h"}, api_url_setting=None, dns_name=None, cluster_uid=""
+    )
+    job = spec.manifest
+    assert job["metadata"] == {"labels": {"team": "Data-Science"}, "generateName": "my-run-"}
+    assert job["spec"]["backoffLimit"] == 0  # customizations come last
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["env"] == [{"name": "LAUNCHBAY_HOME", "value": "/h"}, {"name": "A", "value": "1"}]
+    assert (container["image"], container["args"]) == ("img:1", ["echo", "hi"])
+    assert spec.namespace == "default"  # neither the fields nor the manifest name one
+    assert spec.cluster == manifest.ClusterInputs()  # an empty cluster UID setting is none
+    assert fields.job == manifest.base_job_manifest()  # the block's manifest is left alone
+    with pytest.raises(ValueError, match="Cannot apply customizations"):
+        bad = Fields()
+        bad.customizations = jsonpatch.JsonPatch([{"op": "remove", "path": "/nope"}])
+        manifest.build_job(bad, {})
 
 
 def test_load_document_yaml_json_and_errors(tmp_path: Path) -> None:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from launchbay._internal.exits import ExitReason
 from launchbay._internal.kubernetes.state import (
+    ExitStatus,
+    JobEnd,
     JobState,
     PodState,
+    Stuck,
     exit_status,
+    final_status,
     job_end,
     newest_pod,
-    stuck_reason,
+    stuck_on,
     succeeded_early,
 )
 
@@ -140,17 +145,17 @@ def test_newest_pod_by_creation_then_start_then_seen() -> None:
 
 
 def test_stuck_reasons() -> None:
-    for reason in [
-        "ErrImagePull",
-        "ImagePullBackOff",
-        "InvalidImageName",
-        "CreateContainerConfigError",
-        "ErrImageNeverPull",
+    for reason, exit_reason in [
+        ("ErrImagePull", ExitReason.IMAGE_PULL_FAILED),
+        ("ImagePullBackOff", ExitReason.IMAGE_PULL_FAILED),
+        ("InvalidImageName", ExitReason.IMAGE_PULL_FAILED),
+        ("CreateContainerConfigError", ExitReason.CONFIG_ERROR),
+        ("ErrImageNeverPull", ExitReason.IMAGE_PULL_FAILED),
     ]:
         pod = PodState.from_raw(raw_pod(container={"waiting": {"reason": reason, "message": "details"}}))
-        assert stuck_reason(pod) == f"{reason}: details"
+        assert stuck_on(pod) == Stuck(f"{reason}: details", exit_reason)
     creating = PodState.from_raw(raw_pod(container={"waiting": {"reason": "ContainerCreating"}}))
-    assert stuck_reason(creating) is None
+    assert stuck_on(creating) is None
     unschedulable = PodState.from_raw(
         raw_pod(
             conditions=[
@@ -163,14 +168,16 @@ def test_stuck_reasons() -> None:
             ]
         )
     )
-    assert stuck_reason(unschedulable) == "Unschedulable: 0/1 nodes are available: 1 Insufficient memory."
+    assert stuck_on(unschedulable) == Stuck(
+        "Unschedulable: 0/1 nodes are available: 1 Insufficient memory.", ExitReason.UNSCHEDULABLE
+    )
     init = raw_pod()
     init["status"]["initContainerStatuses"] = [
         {"name": "init", "state": {"waiting": {"reason": "ErrImagePull"}}}
     ]
-    assert stuck_reason(PodState.from_raw(init)) == "ErrImagePull"
+    assert stuck_on(PodState.from_raw(init)) == Stuck("ErrImagePull", ExitReason.IMAGE_PULL_FAILED)
     finished = PodState.from_raw(raw_pod(phase="Failed", container={"waiting": {"reason": "ErrImagePull"}}))
-    assert stuck_reason(finished) is None
+    assert stuck_on(finished) is None
 
 
 def test_exit_status() -> None:
@@ -179,31 +186,39 @@ def test_exit_status() -> None:
             raw_pod(phase="Succeeded", container={"terminated": {"exitCode": 0, "reason": "Completed"}})
         )
     )
-    assert (ok.code, ok.reason) == (0, None)
+    assert ok == ExitStatus(0, None, ExitReason.EXITED)
     three = exit_status(
         PodState.from_raw(
             raw_pod(phase="Failed", container={"terminated": {"exitCode": 3, "reason": "Error"}})
         )
     )
-    assert (three.code, three.reason) == (3, None)
+    assert three == ExitStatus(3, None, ExitReason.EXITED)
     oom = exit_status(
         PodState.from_raw(
             raw_pod(phase="Failed", container={"terminated": {"exitCode": 137, "reason": "OOMKilled"}})
         )
     )
-    assert oom.code == 137 and oom.reason == "OOMKilled: the container ran out of memory"
+    assert oom == ExitStatus(137, "OOMKilled: the container ran out of memory", ExitReason.OOM_KILLED)
     killed = exit_status(
         PodState.from_raw(
             raw_pod(phase="Failed", container={"terminated": {"exitCode": 143, "reason": "Error"}})
         )
     )
-    assert killed.reason == "SIGTERM"
+    assert killed == ExitStatus(143, "SIGTERM", ExitReason.SIGNALED)
+    by_number = exit_status(
+        PodState.from_raw(
+            raw_pod(
+                phase="Failed", container={"terminated": {"exitCode": 1, "signal": 99, "reason": "Error"}}
+            )
+        )
+    )
+    assert by_number == ExitStatus(1, "signal 99", ExitReason.SIGNALED)
     evicted = exit_status(
         PodState.from_raw(
             raw_pod(phase="Failed", reason="Evicted", message="The node was low on resource: memory.")
         )
     )
-    assert evicted.code is None and evicted.reason == "Evicted: The node was low on resource: memory."
+    assert evicted == ExitStatus(None, "Evicted: The node was low on resource: memory.", ExitReason.EVICTED)
     deadline = exit_status(
         PodState.from_raw(
             raw_pod(
@@ -215,6 +230,7 @@ def test_exit_status() -> None:
         )
     )
     assert deadline.code == 137 and "DeadlineExceeded: Pod was active" in (deadline.reason or "")
+    assert deadline.exit_reason is ExitReason.TIMED_OUT
     preempted = exit_status(
         PodState.from_raw(
             raw_pod(
@@ -230,9 +246,42 @@ def test_exit_status() -> None:
             )
         )
     )
-    assert preempted.reason == "PreemptionByScheduler: preempted"
+    assert preempted == ExitStatus(None, "PreemptionByScheduler: preempted", ExitReason.EVICTED)
     running = exit_status(PodState.from_raw(raw_pod(phase="Running", container={"running": {}})))
-    assert running.code is None
+    assert running == ExitStatus(None, None, ExitReason.UNKNOWN)
+
+
+def test_final_status_adds_what_the_job_says() -> None:
+    def pod(code: int, reason: str = "Error") -> PodState:
+        return PodState.from_raw(
+            raw_pod(phase="Failed", container={"terminated": {"exitCode": code, "reason": reason}})
+        )
+
+    out_of_retries = JobEnd(False, "BackoffLimitExceeded: 2 failed pod(s), backoff limit 1")
+    # The exit code says why: "out of retries" adds nothing.
+    assert final_status(pod(4), out_of_retries, deleted=False) == ExitStatus(4, None, ExitReason.EXITED)
+    # No pod ran to completion: the job's reason is all there is.
+    assert final_status(None, out_of_retries, deleted=False) == ExitStatus(
+        None, out_of_retries.reason, ExitReason.UNKNOWN
+    )
+    # The job's deadline ended it: timed out, whatever signal the pod got.
+    deadline = JobEnd(False, "DeadlineExceeded: Job was active longer than specified deadline")
+    assert final_status(pod(143), deadline, deleted=False) == ExitStatus(
+        143, "SIGTERM; DeadlineExceeded: Job was active longer than specified deadline", ExitReason.TIMED_OUT
+    )
+    assert final_status(None, deadline, deleted=False).exit_reason is ExitReason.TIMED_OUT
+    # Deleted while it ran (launchbay kill): cancelled; a pod that had exited by itself keeps its exit.
+    assert final_status(pod(137), None, deleted=True) == ExitStatus(
+        137, "SIGKILL; the job was deleted", ExitReason.CANCELLED
+    )
+    assert final_status(None, None, deleted=True) == ExitStatus(
+        None, "the job was deleted", ExitReason.CANCELLED
+    )
+    assert final_status(pod(3), None, deleted=True) == ExitStatus(3, "the job was deleted", ExitReason.EXITED)
+    # An OOM kill stays one, deadline or not.
+    assert final_status(pod(137, "OOMKilled"), deadline, deleted=False).exit_reason is ExitReason.OOM_KILLED
+    ok = PodState.from_raw(raw_pod(phase="Succeeded", container={"terminated": {"exitCode": 0}}))
+    assert final_status(ok, JobEnd(True), deleted=False) == ExitStatus(0, None, ExitReason.EXITED)
 
 
 def test_a_single_pod_job_has_succeeded_when_its_pod_has() -> None:

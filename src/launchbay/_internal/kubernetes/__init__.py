@@ -1,6 +1,13 @@
-"""Private helpers of the Kubernetes support: manifest building and validation,
-name and label slugs, API access, shared watches, log following and monitoring.
+"""Private helpers of ``KubernetesJob``; the data flow of one run:
 
-Only ``manifest`` and ``slugs`` may be imported at class-definition time; the
-other modules load ``kubernetes``/``aiohttp`` and are imported on first use.
+- ``manifest``: builds the frozen ``JobSpec`` (the job manifest plus what the
+  run needs), pure; with ``slugs`` (name and label rules) and ``kubeconfig``
+  (finding kubeconfig files). Loaded at class-definition time: no
+  ``kubernetes``/``aiohttp`` import.
+- ``runner``: takes the spec, creates the job and returns a ``RunOutcome``;
+  it talks to the API through ``connection`` (which cluster, a connection
+  shared per event loop) and ``api`` (raw JSON requests and streams), and
+  watches the job through ``watcher`` (one shared watch per namespace),
+  ``state`` (job and pod records, the decisions made from them) and ``logs``
+  (following a pod's log). Loaded on first use.
 """

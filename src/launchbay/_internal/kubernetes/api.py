@@ -2,11 +2,24 @@
 
 launchbay talks JSON to the few endpoints it needs (jobs, pods, pod logs,
 namespaces) through the official asyncio client's transport
-(``kubernetes.aio``: its configuration loading, TLS and authentication), but
-without the generated per-endpoint methods: they validate every call with
-pydantic and deserialize into models, which costs time and hides the raw
-objects a watch needs. Streams (watches, logs) run on the event loop: no
-thread per run.
+(``kubernetes.aio``: its configuration loading, TLS, authentication and
+connection pool), but not through the generated per-endpoint methods, which
+cannot do what a run needs:
+
+- the pod log method has no ``sinceTime`` (only whole seconds, relative), so a
+  dropped log stream could not resume without repeating or losing lines;
+- their pydantic validation rejects a job manifest with any field the models
+  do not know (a newer Kubernetes field, a typo the API server should report);
+- a per-request timeout is a total one (default five minutes): no connect
+  timeout, no read timeout on a long stream, and a followed log cut every
+  few minutes.
+
+So ``_send`` uses two methods of ``ApiClient`` that the generated code calls
+(``param_serialize``: URL, query and authentication headers, refreshed
+tokens included; ``rest_client.request``: the configured session), and
+``pyproject.toml`` pins ``kubernetes`` to the major version tested
+(docs/kubernetes.md, "The client library"). Streams (watches, logs) run on
+the event loop: no thread per run.
 """
 
 from __future__ import annotations
@@ -14,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,8 +35,12 @@ import aiohttp
 import anyio
 from kubernetes.aio.client import ApiClient
 
+from launchbay._internal.retry import Backoff
+
 CONNECT_TIMEOUT_SECONDS = 15
 REQUEST_TIMEOUT_SECONDS = 60
+FIRST_RETRY_SECONDS = 0.25
+MAX_RETRY_SECONDS = 5.0
 # HTTP statuses worth retrying: the server is restarting, overloaded or throttling.
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -77,8 +94,7 @@ def describe_error(error: BaseException) -> str:
         return str(error)
     if isinstance(error, asyncio.TimeoutError):
         return "timed out"
-    text = str(error) or type(error).__name__
-    return text
+    return str(error) or type(error).__name__
 
 
 class KubeApi:
@@ -96,11 +112,11 @@ class KubeApi:
         method: str,
         path: str,
         query: Iterable[tuple[str, str]] | None,
-        body: Any,
+        body: Mapping[str, Any] | None,
         timeout: aiohttp.ClientTimeout,
         what: str,
     ) -> aiohttp.ClientResponse:
-        method, url, headers, body, _ = await self.client.param_serialize(
+        method, url, headers, serialized, _ = await self.client.param_serialize(
             method=method,
             resource_path=path,
             query_params=list(query or []),
@@ -110,9 +126,10 @@ class KubeApi:
         )
         request_counts[what] += 1
         response = await self.client.rest_client.request(
-            method, url, headers=headers, body=body, _request_timeout=timeout
+            method, url, headers=headers, body=serialized, _request_timeout=timeout
         )
-        return response.response
+        raw: aiohttp.ClientResponse = response.response
+        return raw
 
     async def request(
         self,
@@ -121,14 +138,14 @@ class KubeApi:
         *,
         what: str,
         query: Iterable[tuple[str, str]] | None = None,
-        body: Any = None,
+        body: Mapping[str, Any] | None = None,
         retry_for: float = 0,
     ) -> dict[str, Any]:
         """One request; the decoded JSON answer. ``retry_for`` seconds of
         retries on transient failures (only for idempotent requests)."""
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS, sock_connect=CONNECT_TIMEOUT_SECONDS)
         deadline = anyio.current_time() + retry_for
-        delay = 0.25
+        backoff = Backoff(FIRST_RETRY_SECONDS, MAX_RETRY_SECONDS)
         while True:
             try:
                 response = await self._send(method, path, query, body, timeout, what)
@@ -136,12 +153,12 @@ class KubeApi:
                     data = await response.read()
                 if response.status >= 400:
                     raise error_from_body(response.status, data, response.reason or "")
-                return json.loads(data) if data else {}
+                answer: dict[str, Any] = json.loads(data) if data else {}
+                return answer
             except BaseException as exc:
-                if not is_transient(exc) or anyio.current_time() + delay > deadline:
+                if not is_transient(exc) or anyio.current_time() + backoff.peek() > deadline:
                     raise
-            await anyio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            await anyio.sleep(backoff.next())
 
     @asynccontextmanager
     async def stream(

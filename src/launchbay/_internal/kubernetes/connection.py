@@ -1,9 +1,10 @@
 """Connections to clusters, shared by the runs of one event loop.
 
 Where the configuration comes from (in this order, as SPEC 7.4 says): the job's
-``cluster_config`` block, else the in-cluster service account, else the local
-kubeconfig (``KUBECONFIG`` or ``~/.kube/config``). Nothing is loaded into the
-client library's global configuration.
+stored cluster config (``ClusterInputs.kubeconfig``), else the in-cluster
+service account, else the local kubeconfig (``KUBECONFIG`` or
+``~/.kube/config``, see ``kubeconfig``). Nothing is loaded into the client
+library's global configuration.
 
 Runs on the same event loop that use the same configuration share one
 ``ClusterConnection``: one HTTP connection pool, one cached cluster UID and one
@@ -13,24 +14,31 @@ Runs on the same event loop that use the same configuration share one
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import os
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
+from kubernetes.aio import client as aio_client
+from kubernetes.aio import config as aio_config
 
+from launchbay._internal.kubernetes import kubeconfig
+from launchbay._internal.kubernetes.api import KubeApi, KubernetesApiError
+from launchbay._internal.kubernetes.manifest import ClusterInputs
+from launchbay._internal.kubernetes.watcher import NamespaceWatcher
 from launchbay.exceptions import InfrastructureError
-from launchbay.settings import get_current_settings
 
 _IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-_DEFAULT_KUBECONFIG = "~/.kube/config"
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+# Long-running watches and log streams: a pool large enough for many runs.
+_POOL_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -38,64 +46,54 @@ class ConfigSource:
     """Where a cluster's configuration comes from, and a key that is equal
     for equal configurations."""
 
-    kind: str  # "block", "in-cluster" or "kubeconfig"
+    kind: Literal["stored", "in-cluster", "kubeconfig"]
     key: str
     description: str
-    config: dict[str, Any] | None = None
+    config: Mapping[str, Any] | None = None
     context: str | None = None
     path: str | None = None
 
 
-def config_source(cluster_config: Any | None) -> ConfigSource:
-    """The configuration a job uses (``cluster_config`` is a
-    ``KubernetesClusterConfig`` or None)."""
-    if cluster_config is not None:
+def config_source(cluster: ClusterInputs) -> ConfigSource:
+    """The configuration a run uses."""
+    if cluster.kubeconfig is not None:
         digest = hashlib.sha256(
-            json.dumps(
-                [cluster_config.config, cluster_config.context_name], sort_keys=True, default=str
-            ).encode()
+            json.dumps([cluster.kubeconfig, cluster.context], sort_keys=True, default=str).encode()
         ).hexdigest()
         return ConfigSource(
-            kind="block",
-            key=f"block:{digest}",
-            description=f"the cluster config block (context {cluster_config.context_name!r})",
-            config=cluster_config.config,
-            context=cluster_config.context_name,
+            kind="stored",
+            key=f"stored:{digest}",
+            description=f"the cluster config block (context {cluster.context!r})",
+            config=cluster.kubeconfig,
+            context=cluster.context,
         )
     if os.environ.get("KUBERNETES_SERVICE_HOST") and Path(_IN_CLUSTER_TOKEN).is_file():
         return ConfigSource(kind="in-cluster", key="in-cluster", description="the in-cluster service account")
-    location = os.environ.get("KUBECONFIG") or _DEFAULT_KUBECONFIG
-    files = [Path(part).expanduser() for part in location.split(os.pathsep) if part]
-    existing = [file for file in files if file.is_file()]
-    if not existing:
+    files = kubeconfig.locate()
+    if not files.existing:
         raise InfrastructureError(
-            "No Kubernetes configuration found: no kubeconfig at "
-            + ", ".join(str(file) for file in files)
-            + " and not running in a cluster. Set KUBECONFIG, or give the job a "
-            "cluster_config (launchbay block save kubernetes-cluster-config NAME --from-file PATH)."
+            f"No Kubernetes configuration found: no kubeconfig at {files.describe()} and not "
+            "running in a cluster. Set KUBECONFIG, or give the job a cluster_config "
+            "(launchbay block save kubernetes-cluster-config NAME --from-file PATH)."
         )
-    digest = hashlib.sha256()
-    for file in existing:
-        digest.update(str(file.resolve()).encode() + b"\0" + file.read_bytes() + b"\0")
+    contents = hashlib.sha256()
+    for file in files.existing:
+        contents.update(str(file).encode() + b"\0" + file.read_bytes() + b"\0")
+    path = os.pathsep.join(str(file) for file in files.existing)
     return ConfigSource(
         kind="kubeconfig",
-        key=f"kubeconfig:{digest.hexdigest()}",
-        description="kubeconfig " + os.pathsep.join(str(file) for file in existing),
-        path=os.pathsep.join(str(file) for file in existing),
+        key=f"kubeconfig:{contents.hexdigest()}",
+        description=f"kubeconfig {path}",
+        path=path,
     )
 
 
-async def _load_client(source: ConfigSource) -> Any:
-    from kubernetes.aio import client as aio_client
-    from kubernetes.aio import config as aio_config
-
+async def _load_client(source: ConfigSource) -> aio_client.ApiClient:
     configuration = type.__call__(aio_client.Configuration)  # not a copy of the global default
     try:
-        if source.kind == "block":
-            import copy
-
+        if source.kind == "stored":
             await aio_config.load_kube_config_from_dict(
-                config_dict=copy.deepcopy(source.config),
+                config_dict=copy.deepcopy(dict(source.config or {})),
                 context=source.context,
                 client_configuration=configuration,
             )
@@ -109,8 +107,7 @@ async def _load_client(source: ConfigSource) -> Any:
             )
     except (aio_config.ConfigException, OSError, ValueError, KeyError, TypeError) as exc:
         raise InfrastructureError(f"Cannot use {source.description}: {exc}") from None
-    # Long-running watches and log streams: a pool large enough for many runs.
-    configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 256)
+    configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, _POOL_SIZE)
     if not any(os.environ.get(name) for name in _PROXY_VARIABLES):
         # With trust_env, aiohttp looks up .netrc and proxy variables in a
         # worker thread on every request; without proxy variables that is
@@ -123,26 +120,22 @@ class ClusterConnection:
     """One cluster, as seen from one event loop."""
 
     def __init__(self, source: ConfigSource) -> None:
-        from launchbay._internal.kubernetes.api import KubeApi  # noqa: F401 - loads aiohttp
-
         self.source = source
         self.users = 0
-        self._api: Any = None
+        self._api: KubeApi | None = None
         self._lock = anyio.Lock()
         self._uid_lock = anyio.Lock()
         self._cluster_uid: str | None = None
-        self._watchers: dict[str, Any] = {}
+        self._watchers: dict[str, NamespaceWatcher] = {}
 
     @property
-    def api(self) -> Any:
+    def api(self) -> KubeApi:
         assert self._api is not None, "connection not opened"
         return self._api
 
     async def open(self) -> None:
         async with self._lock:
             if self._api is None:
-                from launchbay._internal.kubernetes.api import KubeApi
-
                 self._api = KubeApi(await _load_client(self.source))
 
     async def aclose(self) -> None:
@@ -153,29 +146,21 @@ class ClusterConnection:
             await self._api.close()
             self._api = None
 
-    def watcher(self, namespace: str) -> Any:
-        """The shared ``NamespaceWatcher`` of ``namespace``."""
-        from launchbay._internal.kubernetes.watcher import NamespaceWatcher
-
+    def watcher(self, namespace: str) -> NamespaceWatcher:
+        """The shared watcher of ``namespace``."""
         watcher = self._watchers.get(namespace)
         if watcher is None:
             watcher = self._watchers[namespace] = NamespaceWatcher(self.api, namespace)
         return watcher
 
     async def cluster_uid(self) -> str:
-        """``LAUNCHBAY_KUBERNETES_CLUSTER_UID``, else the UID of the
-        ``kube-system`` namespace (read once per connection)."""
-        configured = get_current_settings().kubernetes_cluster_uid
-        if configured:
-            return configured
+        """The UID of the ``kube-system`` namespace (read once per connection)."""
         async with self._uid_lock:  # concurrent runs read it once
             if self._cluster_uid is None:
                 self._cluster_uid = await self._read_cluster_uid()
         return self._cluster_uid
 
     async def _read_cluster_uid(self) -> str:
-        from launchbay._internal.kubernetes.api import KubernetesApiError
-
         try:
             namespace = await self.api.request("GET", "/api/v1/namespaces/kube-system", what="GET namespace")
         except KubernetesApiError as exc:

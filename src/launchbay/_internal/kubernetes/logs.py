@@ -9,49 +9,40 @@ already written) are skipped. No line is written twice or lost.
 
 from __future__ import annotations
 
-import calendar
-import codecs
 import logging
-import re
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import IO, Any
 
 import anyio
 
+from launchbay._internal import loggers
 from launchbay._internal.kubernetes.api import KubeApi, KubernetesApiError, describe_error, is_transient
+from launchbay._internal.output import Sink
+from launchbay._internal.retry import Backoff
+from launchbay._internal.timestamps import parse_rfc3339
 
-logger = logging.getLogger("launchbay.infrastructure.kubernetes-job")
-
-# RFC 3339 with nanoseconds, as the kubelet writes it (trailing zeros trimmed).
-_TIMESTAMP = re.compile(rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) ")
+logger = logging.getLogger(loggers.KUBERNETES)
 # A container that has ended but whose log stream stays silent this long is
 # followed again (the stream's connection may have died without notice).
 STALLED_STREAM_SECONDS = 10.0
 # How long a log stream that ended waits for the watch to report its
 # container's end before taking the end for a dropped stream.
 STATUS_LAG_SECONDS = 3.0
-
-
-def parse_timestamp(match: re.Match[bytes]) -> tuple[int, int]:
-    """(seconds since the epoch, nanoseconds) of a timestamp match."""
-    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
-    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
-    zone = match.group(8)
-    if zone != b"Z":
-        sign = 1 if zone[:1] == b"+" else -1
-        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    fraction = match.group(7) or b""
-    return seconds, int(fraction.ljust(9, b"0") or b"0")
+FIRST_RETRY_SECONDS = 0.2
+MAX_RETRY_SECONDS = 2.0
 
 
 def split_line(line: bytes) -> tuple[tuple[int, int] | None, str | None, bytes]:
-    """(timestamp, its text, content) of a timestamped log line."""
-    match = _TIMESTAMP.match(line)
-    if match is None:
-        return None, None, line
-    return parse_timestamp(match), match.group(0)[:-1].decode(), line[match.end() :]
+    """(timestamp, its text, content) of a line the kubelet prefixed with its
+    RFC 3339 timestamp (nanoseconds, trailing zeros trimmed) and a space."""
+    prefix, space, content = line.partition(b" ")
+    if space:
+        try:
+            text = prefix.decode("ascii")
+            return parse_rfc3339(text), text, content
+        except ValueError:  # UnicodeDecodeError included
+            pass
+    return None, None, line
 
 
 class LogCursor:
@@ -88,26 +79,6 @@ class LogCursor:
         return False  # older than what was written: a repeat
 
 
-class OutputSink:
-    """Writes log bytes to a stream (our stdout by default, looked up when
-    writing so redirections made later are honoured)."""
-
-    def __init__(self, stream: IO[Any] | None = None) -> None:
-        self._stream = stream
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-
-    def write(self, data: bytes) -> None:
-        stream = self._stream or sys.stdout
-        buffer = getattr(stream, "buffer", None)
-        if buffer is not None:
-            stream.flush()
-            buffer.write(data)
-            buffer.flush()
-        else:
-            stream.write(self._decoder.decode(data))
-            stream.flush()
-
-
 class LogFollower:
     """Follows one container of one pod until its log ends.
 
@@ -122,7 +93,7 @@ class LogFollower:
         namespace: str,
         pod: str,
         container: str,
-        sink: OutputSink,
+        sink: Sink,
         container_done: Callable[[], bool],
         lost: Callable[[], bool],
         wait_for_news: Callable[[float], Awaitable[None]] | None = None,
@@ -137,10 +108,16 @@ class LogFollower:
         self.wait_for_news = wait_for_news
         self.cursor = LogCursor()
         self.last_data = time.monotonic()
-        self.reconnects = 0
 
     async def follow(self) -> None:
-        delay = 0.2
+        """Write the log to the sink, to its end."""
+        try:
+            await self._follow()
+        finally:
+            self.sink.finish()  # a partial UTF-8 sequence at the end is not lost
+
+    async def _follow(self) -> None:
+        backoff = Backoff(FIRST_RETRY_SECONDS, MAX_RETRY_SECONDS)
         while True:
             finished_cleanly = False
             try:
@@ -169,9 +146,7 @@ class LogFollower:
                     await self.wait_for_news(remaining)
                 if self.container_done() or self.lost():
                     return
-            self.reconnects += 1
-            await anyio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            await anyio.sleep(backoff.next())
 
     async def _stream_with_watchdog(self) -> bool:
         """One stream, abandoned (and so reopened) if the container has ended

@@ -1,15 +1,27 @@
-"""The job manifest: the base manifest, validation of a user's manifest against
-it, the shortcut patch built from a ``KubernetesJob``'s fields, and loading
-manifests and patches from YAML or JSON files. Pure functions, no network."""
+"""What a ``KubernetesJob`` run creates, built without a cluster.
+
+The base manifest and the validation of a user's manifest against it; the
+shortcut patch made of the block's fields; ``build_job`` (the manifest: the
+block's ``job``, then the shortcuts, then ``customizations``); and
+``build_spec``, the frozen ``JobSpec`` the runner takes: that manifest plus
+everything else a run needs (namespace, container, timeouts, whether to
+stream the log, how to reach the cluster). Also loading manifests and patches
+from YAML or JSON files. Pure functions, no network, no client library.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Protocol
 
+import jsonpatch
+
+from launchbay._internal import urls
 from launchbay._internal.kubernetes import slugs
 from launchbay._internal.text import stable_hash
 
@@ -133,21 +145,26 @@ def api_url_for_cluster(
     """Replace localhost in the API URL by ``dns_name`` when the URL came from
     the settings (not from the block's own ``env``): a pod cannot reach the
     launcher's localhost."""
-    key = "LAUNCHBAY_API_URL"
-    url = env.get(key)
+    url = env.get(urls.API_URL_ENV)
     if not url or not dns_name or url != api_url_setting:
         return dict(env)
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return dict(env)
-    if host not in ("localhost", "127.0.0.1"):
-        return dict(env)
-    netloc = parts.netloc
-    userinfo, at, hostport = netloc.rpartition("@")
-    hostport = hostport.replace(host, dns_name, 1)
-    return {**env, key: urlunsplit(parts._replace(netloc=f"{userinfo}{at}{hostport}"))}
+    rewritten = urls.local_url_rewritten(url, dns_name)
+    return dict(env) if rewritten is None else {**env, urls.API_URL_ENV: rewritten}
+
+
+def job_environment(
+    env: Mapping[str, str | None],
+    base_environment: Mapping[str, str],
+    *,
+    api_url_setting: str | None,
+    dns_name: str | None,
+) -> dict[str, str]:
+    """The base environment overridden by ``env``, ``None`` dropped, the API URL
+    made reachable from a pod."""
+    merged = {**base_environment, **env}
+    present = {key: value for key, value in merged.items() if value is not None}
+    from_settings = None if urls.API_URL_ENV in env else api_url_setting
+    return api_url_for_cluster(present, from_settings, dns_name)
 
 
 def generate_name(name: str | None, command: list[str] | None, env: Mapping[str, str | None]) -> str:
@@ -198,6 +215,136 @@ def shortcut_patch(
         patch.append({"op": "add", "path": f"{FIRST_CONTAINER}/args", "value": list(command)})
     patch.append({"op": "add", "path": "/metadata/generateName", "value": generate_name})
     return patch
+
+
+# --- the manifest and the spec of a run ----------------------------------------------
+
+
+class ClusterConfigFields(Protocol):
+    """A stored cluster configuration (``KubernetesClusterConfig`` has these)."""
+
+    @property
+    def config(self) -> dict[str, Any]: ...
+    @property
+    def context_name(self) -> str: ...
+
+
+class JobFields(Protocol):
+    """The block's values a job is built from (``KubernetesJob`` has them)."""
+
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def command(self) -> list[str] | None: ...
+    @property
+    def env(self) -> dict[str, str | None]: ...
+    @property
+    def labels(self) -> dict[str, str]: ...
+    @property
+    def namespace(self) -> str | None: ...
+    @property
+    def image(self) -> str | None: ...
+    @property
+    def image_pull_policy(self) -> Enum | None: ...
+    @property
+    def service_account_name(self) -> str | None: ...
+    @property
+    def finished_job_ttl(self) -> int | None: ...
+    @property
+    def job(self) -> dict[str, Any]: ...
+    @property
+    def customizations(self) -> jsonpatch.JsonPatch: ...
+    @property
+    def cluster_config(self) -> ClusterConfigFields | None: ...
+    @property
+    def pod_watch_timeout_seconds(self) -> int: ...
+    @property
+    def job_watch_timeout_seconds(self) -> int | None: ...
+    @property
+    def pod_failure_grace_seconds(self) -> float | None: ...
+    @property
+    def stream_output(self) -> bool: ...
+
+
+def build_job(fields: JobFields, environment: Mapping[str, str]) -> dict[str, Any]:
+    """The manifest a run creates: a copy of ``job``, then the shortcut fields
+    (with ``environment``, see ``job_environment``), then ``customizations``."""
+    policy = fields.image_pull_policy
+    shortcuts = shortcut_patch(
+        namespace=fields.namespace,
+        image=fields.image,
+        labels=fields.labels,
+        environment=environment,
+        image_pull_policy=str(policy.value) if policy is not None else None,
+        service_account_name=fields.service_account_name,
+        finished_job_ttl=fields.finished_job_ttl,
+        command=fields.command,
+        generate_name=generate_name(fields.name, fields.command, fields.env),
+    )
+    job = copy.deepcopy(fields.job)
+    try:
+        job = jsonpatch.JsonPatch(shortcuts).apply(job)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+        raise ValueError(f"Cannot apply the job's fields to its manifest: {exc}") from None
+    try:
+        patched: dict[str, Any] = fields.customizations.apply(job)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+        raise ValueError(f"Cannot apply customizations to the job manifest: {exc}") from None
+    return patched
+
+
+@dataclass(frozen=True)
+class ClusterInputs:
+    """How a run reaches its cluster: a stored kubeconfig and the context to
+    use from it (None: the in-cluster service account, else the local
+    kubeconfig), and the cluster UID the settings give (None: read it)."""
+
+    kubeconfig: Mapping[str, Any] | None = None
+    context: str | None = None
+    cluster_uid: str | None = None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything one run needs (frozen: built once, then only read)."""
+
+    manifest: Mapping[str, Any]  # the job to create, as build_job made it
+    namespace: str  # the manifest's (the runner checks pids against it)
+    pod_watch_timeout_seconds: float
+    job_watch_timeout_seconds: float | None
+    pod_failure_grace_seconds: float | None
+    stream_output: bool
+    cluster: ClusterInputs = field(default_factory=ClusterInputs)
+    container_name: str = CONTAINER_NAME  # the container whose log and exit code count
+
+
+def build_spec(
+    fields: JobFields,
+    *,
+    base_environment: Mapping[str, str],
+    api_url_setting: str | None,
+    dns_name: str | None,
+    cluster_uid: str | None,
+) -> JobSpec:
+    """The spec of one run of ``fields``, with the settings' values passed in."""
+    environment = job_environment(
+        fields.env, base_environment, api_url_setting=api_url_setting, dns_name=dns_name
+    )
+    job = build_job(fields, environment)
+    config = fields.cluster_config
+    return JobSpec(
+        manifest=job,
+        namespace=manifest_namespace(job) or DEFAULT_NAMESPACE,
+        pod_watch_timeout_seconds=fields.pod_watch_timeout_seconds,
+        job_watch_timeout_seconds=fields.job_watch_timeout_seconds,
+        pod_failure_grace_seconds=fields.pod_failure_grace_seconds,
+        stream_output=fields.stream_output,
+        cluster=ClusterInputs(
+            kubeconfig=config.config if config is not None else None,
+            context=config.context_name if config is not None else None,
+            cluster_uid=cluster_uid or None,
+        ),
+    )
 
 
 # --- files ------------------------------------------------------------------------

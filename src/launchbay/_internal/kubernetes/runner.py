@@ -1,5 +1,13 @@
 """Running, attaching to and killing Kubernetes jobs (SPEC 7.4 and 12).
 
+One run: ``run_job`` takes the frozen ``JobSpec`` that ``manifest.build_spec``
+made, opens the loop's shared ``ClusterConnection`` (``connection``), creates
+the job (``api``), reports its pid, and hands it to a ``Monitor``: the
+monitor subscribes to the job in its namespace's shared watch (``watcher``,
+which keeps ``state`` records of jobs and pods), follows each pod's log to our
+stdout (``logs``), decides from the records when and how the run ended
+(``state``) and returns a ``RunOutcome``, which the block wraps in its result.
+
 Cost of one run, in API requests, once its namespace's shared watch is open
 (see ``watcher``): one POST (the job), one streaming GET per pod (its log),
 and at most one LIST of the job's pods at the end (only when the watch has not
@@ -14,39 +22,42 @@ failure waits for the Job's own verdict, since a retry may follow.
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
 
+from launchbay._internal import loggers
+from launchbay._internal.exits import CANCEL_GRACE_SECONDS, ExitReason
 from launchbay._internal.kubernetes.api import KubeApi, KubernetesApiError, describe_error, is_transient
 from launchbay._internal.kubernetes.connection import ClusterConnection, config_source, open_connection
-from launchbay._internal.kubernetes.logs import LogFollower, OutputSink
-from launchbay._internal.kubernetes.manifest import CONTAINER_NAME, DEFAULT_NAMESPACE
+from launchbay._internal.kubernetes.logs import LogFollower
+from launchbay._internal.kubernetes.manifest import JobSpec
 from launchbay._internal.kubernetes.state import (
-    ExitStatus,
     JobEnd,
     JobState,
     PodState,
-    exit_status,
+    Stuck,
+    final_status,
     job_end,
     newest_pod,
     pods_in_order,
-    stuck_reason,
+    stuck_on,
     succeeded_early,
 )
 from launchbay._internal.kubernetes.watcher import Subscription
+from launchbay._internal.output import Sink
+from launchbay._internal.pids import KubernetesPid, parse_kubernetes_pid
 from launchbay.exceptions import InfrastructureError, InfrastructureNotAvailable, InfrastructureNotFound
 
-if TYPE_CHECKING:
-    from launchbay.infrastructure.kubernetes import KubernetesJob, KubernetesJobResult
-
-logger = logging.getLogger("launchbay.infrastructure.kubernetes-job")
+logger = logging.getLogger(loggers.KUBERNETES)
 
 # A job the watch has not shown this long after it was created (or attached
 # to) is looked up directly, in case it was deleted before the watch began.
@@ -54,8 +65,16 @@ UNSEEN_JOB_CHECK_SECONDS = 5.0
 # How long, after the job ended, the log may keep streaming without news
 # before launchbay stops waiting for it.
 LOG_DRAIN_IDLE_SECONDS = 30.0
-# Grace given to a job deleted because its run was cancelled (Ctrl+C).
-CANCEL_GRACE_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended: what the block's result reports."""
+
+    pid: str
+    status_code: int  # the exit code of the newest pod's first container; -1 when unknown
+    reason: str | None  # why, for people, when it is more than a plain exit
+    exit_reason: ExitReason
 
 
 # --- errors ---------------------------------------------------------------------
@@ -89,40 +108,29 @@ def _require_asyncio() -> None:
         ) from None
 
 
-def parse_pid(infrastructure_pid: str) -> tuple[str, str, str]:
-    """``cluster uid:namespace:job name`` -> its three parts."""
-    parts = infrastructure_pid.rsplit(":", 2)
-    if len(parts) != 3 or not all(parts):
-        raise ValueError(
-            f"Invalid Kubernetes infrastructure pid {infrastructure_pid!r}: "
-            "expected CLUSTER_UID:NAMESPACE:JOB_NAME."
-        )
-    return parts[0], parts[1], parts[2]
-
-
-def job_namespace(job: KubernetesJob) -> str:
-    return job.build_job().get("metadata", {}).get("namespace") or DEFAULT_NAMESPACE
-
-
-async def _reachable(
-    job: KubernetesJob, connection: ClusterConnection, infrastructure_pid: str, action: str
-) -> tuple[str, str]:
-    """Check that this configuration reaches the pid's cluster and namespace."""
-    cluster_uid, namespace, name = parse_pid(infrastructure_pid)
-    expected = job_namespace(job)
-    if namespace != expected:
-        raise InfrastructureNotAvailable(
-            f"Unable to {action} job {infrastructure_pid!r}: it is in namespace {namespace!r}, "
-            f"and this configuration uses namespace {expected!r}."
-        )
+async def _cluster_uid(spec: JobSpec, connection: ClusterConnection) -> str:
+    """The settings' cluster UID, else the cluster's own (read once per connection)."""
+    if spec.cluster.cluster_uid:
+        return spec.cluster.cluster_uid
     async with api_errors(connection.api.host, "reading the cluster UID"):
-        current = await connection.cluster_uid()
-    if current != cluster_uid:
+        return await connection.cluster_uid()
+
+
+async def _check_reachable(
+    spec: JobSpec, connection: ClusterConnection, pid: KubernetesPid, action: str
+) -> None:
+    """Check that this configuration reaches the pid's cluster and namespace."""
+    if pid.namespace != spec.namespace:
         raise InfrastructureNotAvailable(
-            f"Unable to {action} job {infrastructure_pid!r}: it runs on cluster {cluster_uid!r}, "
+            f"Unable to {action} job {str(pid)!r}: it is in namespace {pid.namespace!r}, "
+            f"and this configuration uses namespace {spec.namespace!r}."
+        )
+    current = await _cluster_uid(spec, connection)
+    if current != pid.cluster_uid:
+        raise InfrastructureNotAvailable(
+            f"Unable to {action} job {str(pid)!r}: it runs on cluster {pid.cluster_uid!r}, "
             f"and this configuration reaches cluster {current!r}."
         )
-    return namespace, name
 
 
 def _jobs_path(namespace: str, name: str = "") -> str:
@@ -132,16 +140,15 @@ def _jobs_path(namespace: str, name: str = "") -> str:
 # --- run ---------------------------------------------------------------------------
 
 
-async def run_job(job: KubernetesJob, task_status: TaskStatus[str]) -> KubernetesJobResult:
+async def run_job(spec: JobSpec, task_status: TaskStatus[str]) -> RunOutcome:
+    """Create the job, report its pid, and watch it to its end."""
     _require_asyncio()
-    manifest = job.build_job()
-    namespace = manifest.get("metadata", {}).get("namespace") or DEFAULT_NAMESPACE
-    async with open_connection(config_source(job.cluster_config)) as connection:
+    namespace = spec.namespace
+    async with open_connection(config_source(spec.cluster)) as connection:
         api = connection.api
-        async with api_errors(api.host, "reading the cluster UID"):
-            cluster_uid = await connection.cluster_uid()
+        cluster_uid = await _cluster_uid(spec, connection)
         try:
-            created = await api.request("POST", _jobs_path(namespace), what="POST job", body=manifest)
+            created = await api.request("POST", _jobs_path(namespace), what="POST job", body=spec.manifest)
         except KubernetesApiError as exc:
             raise InfrastructureError(
                 f"Cannot create the job in namespace {namespace!r} on {api.host}: {exc.message or exc}"
@@ -155,39 +162,39 @@ async def run_job(job: KubernetesJob, task_status: TaskStatus[str]) -> Kubernete
             raise
         metadata = created.get("metadata") or {}
         name, uid = metadata["name"], metadata["uid"]
-        pid = f"{cluster_uid}:{namespace}:{name}"
-        job.logger.info("Job %r created in namespace %r.", name, namespace)
+        pid = str(KubernetesPid(cluster_uid, namespace, name))
+        logger.info("Job %r created in namespace %r.", name, namespace)
         try:
             task_status.started(pid)
             async with api_errors(api.host, f"watching job {name!r} (pid {pid})"):
-                return await Monitor(job, connection, namespace, name, uid, pid).run()
+                return await Monitor(spec, connection, name, uid, pid).run()
         except BaseException:
             # Cancelled (Ctrl+C, an enclosing scope) or failed: the job would run
             # on unwatched, so it goes, as a process run's tree does.
             with anyio.CancelScope(shield=True):
-                await _delete_after_abandon(job, api, namespace, name)
+                await _delete_after_abandon(api, namespace, name)
             raise
 
 
-async def _delete_after_abandon(job: KubernetesJob, api: KubeApi, namespace: str, name: str) -> None:
-    job.logger.warning("Run stopped before its end: deleting job %r.", name)
+async def _delete_after_abandon(api: KubeApi, namespace: str, name: str) -> None:
+    logger.warning("Run stopped before its end: deleting job %r.", name)
     try:
         with anyio.move_on_after(15):
             await _delete(api, namespace, name, CANCEL_GRACE_SECONDS, propagation="Background")
     except Exception as exc:
-        job.logger.warning("Could not delete job %r: %s", name, describe_error(exc))
+        logger.warning("Could not delete job %r: %s", name, describe_error(exc))
 
 
-async def attach_job(
-    job: KubernetesJob, infrastructure_pid: str, task_status: TaskStatus[str]
-) -> KubernetesJobResult:
+async def attach_job(spec: JobSpec, infrastructure_pid: str, task_status: TaskStatus[str]) -> RunOutcome:
+    """Watch a job another process created to its end, as ``run_job`` would have."""
     _require_asyncio()
-    async with open_connection(config_source(job.cluster_config)) as connection:
-        namespace, name = await _reachable(job, connection, infrastructure_pid, "attach to")
-        async with api_errors(connection.api.host, f"reading job {name!r}"):
+    pid = parse_kubernetes_pid(infrastructure_pid)
+    async with open_connection(config_source(spec.cluster)) as connection:
+        await _check_reachable(spec, connection, pid, "attach to")
+        async with api_errors(connection.api.host, f"reading job {pid.job_name!r}"):
             try:
                 raw = await connection.api.request(
-                    "GET", _jobs_path(namespace, name), what="GET job", retry_for=10
+                    "GET", _jobs_path(pid.namespace, pid.job_name), what="GET job", retry_for=10
                 )
             except KubernetesApiError as exc:
                 if exc.status == 404:
@@ -197,19 +204,23 @@ async def attach_job(
                 raise
         uid = (raw.get("metadata") or {}).get("uid", "")
         task_status.started(infrastructure_pid)
-        job.logger.info("Attached to job %r in namespace %r.", name, namespace)
-        async with api_errors(connection.api.host, f"watching job {name!r} (pid {infrastructure_pid})"):
-            return await Monitor(job, connection, namespace, name, uid, infrastructure_pid).run()
+        logger.info("Attached to job %r in namespace %r.", pid.job_name, pid.namespace)
+        async with api_errors(
+            connection.api.host, f"watching job {pid.job_name!r} (pid {infrastructure_pid})"
+        ):
+            return await Monitor(spec, connection, pid.job_name, uid, infrastructure_pid).run()
 
 
 # --- kill -----------------------------------------------------------------------------
 
 
-async def kill_job(job: KubernetesJob, infrastructure_pid: str, grace_seconds: int) -> None:
+async def kill_job(spec: JobSpec, infrastructure_pid: str, grace_seconds: float) -> None:
+    """Delete the job and its pods with that grace period; return once they are gone."""
     _require_asyncio()
-    async with open_connection(config_source(job.cluster_config)) as connection:
-        namespace, name = await _reachable(job, connection, infrastructure_pid, "kill")
-        api = connection.api
+    pid = parse_kubernetes_pid(infrastructure_pid)
+    async with open_connection(config_source(spec.cluster)) as connection:
+        await _check_reachable(spec, connection, pid, "kill")
+        api, namespace, name = connection.api, pid.namespace, pid.job_name
         async with api_errors(api.host, f"deleting job {name!r}"):
             try:
                 deleted = await _delete(api, namespace, name, grace_seconds, propagation="Foreground")
@@ -219,13 +230,13 @@ async def kill_job(job: KubernetesJob, infrastructure_pid: str, grace_seconds: i
                         f"Unable to kill job {infrastructure_pid!r}: the job was not found."
                     ) from None
                 raise
-            job.logger.info("Deleting job %r (grace period %s s)...", name, grace_seconds)
+            logger.info("Deleting job %r (grace period %s s)...", name, grace_seconds)
             if not await _wait_until_gone(api, namespace, name, deleted, grace_seconds + 60):
-                job.logger.warning("Job %r is still being deleted.", name)
+                logger.warning("Job %r is still being deleted.", name)
 
 
 async def _delete(
-    api: KubeApi, namespace: str, name: str, grace_seconds: int, *, propagation: str
+    api: KubeApi, namespace: str, name: str, grace_seconds: float, *, propagation: str
 ) -> dict[str, Any]:
     """Delete the job, then its pods with the same grace period (the garbage
     collector would give them their own), so the grace period holds."""
@@ -253,11 +264,9 @@ async def _delete(
 
 
 async def _wait_until_gone(
-    api: KubeApi, namespace: str, name: str, deleted: dict[str, Any], timeout: float
+    api: KubeApi, namespace: str, name: str, deleted: Mapping[str, Any], timeout: float
 ) -> bool:
     """Wait (with a watch of that one job) until the job no longer exists."""
-    import json
-
     metadata = deleted.get("metadata") or {}
     if deleted.get("kind") == "Status":  # already gone
         return True
@@ -306,48 +315,50 @@ async def _wait_until_gone(
 
 
 @dataclass
-class _Stuck:
+class _StuckPod:
     pod: str
-    reason: str
+    cause: Stuck
     since: float
+
+
+@dataclass(frozen=True)
+class _JobOver:
+    """The job ended (``end``) or was deleted: the pods say how."""
+
+    end: JobEnd | None
+    deleted: bool
 
 
 class Monitor:
     """Watches one job to its end through the namespace's shared watch."""
 
-    def __init__(
-        self,
-        job: KubernetesJob,
-        connection: ClusterConnection,
-        namespace: str,
-        name: str,
-        uid: str,
-        pid: str,
-    ) -> None:
-        self.block = job
-        self.logger = job.logger
+    def __init__(self, spec: JobSpec, connection: ClusterConnection, name: str, uid: str, pid: str) -> None:
+        self.spec = spec
         self.connection = connection
         self.api: KubeApi = connection.api
-        self.namespace = namespace
+        self.namespace = spec.namespace
         self.name = name
         self.uid = uid
         self.pid = pid
         self.sub: Subscription
         self.ended = anyio.Event()
         self._phases: dict[str, str] = {}
-        self._stuck: _Stuck | None = None
+        self._stuck: _StuckPod | None = None
         self._started_at = time.monotonic()
         self._last_lookup = 0.0
         self._ended_at = 0.0
         self.followers: list[LogFollower] = []
 
-    async def run(self) -> KubernetesJobResult:
+    async def run(self) -> RunOutcome:
         watcher = self.connection.watcher(self.namespace)
         async with watcher.subscribe(self.name, self.uid) as self.sub:
             failed = await self._wait_for_start()
             if failed is not None:
                 return failed
             return await self._wait_for_end()
+
+    def _outcome(self, status_code: int, reason: str | None, exit_reason: ExitReason) -> RunOutcome:
+        return RunOutcome(self.pid, status_code, reason, exit_reason)
 
     # --- shared checks -------------------------------------------------------------
 
@@ -364,7 +375,7 @@ class Monitor:
             phase = "Deleted" if pod.deleted else pod.phase
             if self._phases.get(pod.name) != phase:
                 self._phases[pod.name] = phase
-                self.logger.info("Job %r: Pod %r has status %r.", self.name, pod.name, phase)
+                logger.info("Job %r: Pod %r has status %r.", self.name, pod.name, phase)
 
     def _newest(self) -> PodState | None:
         return newest_pod(pod for pod in self.sub.pods.values() if not pod.deleted)
@@ -372,15 +383,15 @@ class Monitor:
     def _stuck_deadline(self, pod: PodState | None, now: float) -> float | None:
         """Track how long the newest pod has been stuck; the time at which the
         grace runs out (None: not stuck, or fail-fast is off)."""
-        grace = self.block.pod_failure_grace_seconds
-        reason = stuck_reason(pod) if pod is not None else None
-        if pod is None or reason is None or grace is None:
+        grace = self.spec.pod_failure_grace_seconds
+        cause = stuck_on(pod) if pod is not None else None
+        if pod is None or cause is None or grace is None:
             self._stuck = None
             return None
         if self._stuck is None or self._stuck.pod != pod.name:
-            self._stuck = _Stuck(pod.name, reason, now)
+            self._stuck = _StuckPod(pod.name, cause, now)
         else:
-            self._stuck.reason = reason
+            self._stuck.cause = cause
         return self._stuck.since + grace
 
     async def _look_up_unseen_job(self, now: float) -> float | None:
@@ -407,10 +418,10 @@ class Monitor:
 
     # --- phase 1: the pod starts ------------------------------------------------------------
 
-    async def _wait_for_start(self) -> KubernetesJobResult | None:
-        """Wait for the newest pod to leave Pending; a result when the run
+    async def _wait_for_start(self) -> RunOutcome | None:
+        """Wait for the newest pod to leave Pending; an outcome when the run
         ends here (never started, or stuck)."""
-        timeout = self.block.pod_watch_timeout_seconds
+        timeout = self.spec.pod_watch_timeout_seconds
         deadline = time.monotonic() + timeout
         while True:
             self._check_watch()
@@ -438,8 +449,8 @@ class Monitor:
             if now >= deadline:
                 waiting = self._waiting_reason(pod)
                 reason = f"the pod did not start within {timeout} s" + (f" ({waiting})" if waiting else "")
-                self.logger.error("Job %r: Pod never started: %s.", self.name, reason)
-                return self._result(-1, reason)
+                logger.error("Job %r: Pod never started: %s.", self.name, reason)
+                return self._outcome(-1, reason, ExitReason.TIMED_OUT)
             wake = min(
                 t for t in (deadline, stuck_until, await self._look_up_unseen_job(now)) if t is not None
             )
@@ -457,73 +468,65 @@ class Monitor:
             return f"{scheduled.reason}: {scheduled.message}" if scheduled.message else scheduled.reason
         return None
 
-    async def _fail_fast(self) -> KubernetesJobResult:
+    async def _fail_fast(self) -> RunOutcome:
         assert self._stuck is not None
         stuck = self._stuck
-        grace = self.block.pod_failure_grace_seconds
-        self.logger.error(
+        logger.error(
             "Job %r: Pod %r cannot start: %s (for %.0f s). Deleting the job.",
             self.name,
             stuck.pod,
-            stuck.reason,
-            grace or 0,
+            stuck.cause.reason,
+            self.spec.pod_failure_grace_seconds or 0,
         )
         try:
             with anyio.CancelScope(shield=True), anyio.move_on_after(15):
                 await _delete(self.api, self.namespace, self.name, 0, propagation="Background")
         except Exception as exc:
-            self.logger.warning("Could not delete job %r: %s", self.name, describe_error(exc))
-        return self._result(-1, stuck.reason)
+            logger.warning("Could not delete job %r: %s", self.name, describe_error(exc))
+        return self._outcome(-1, stuck.cause.reason, stuck.cause.exit_reason)
 
     # --- phase 2: logs and the end -------------------------------------------------------------
 
-    async def _wait_for_end(self) -> KubernetesJobResult:
-        timeout = self.block.job_watch_timeout_seconds
+    async def _wait_for_end(self) -> RunOutcome:
+        timeout = self.spec.job_watch_timeout_seconds
         deadline = None if timeout is None else time.monotonic() + timeout
-        outcome: tuple[str, Any] = ("", None)
         async with anyio.create_task_group() as task_group:
             logs_done = anyio.Event()
-            if self.block.stream_output:
+            if self.spec.stream_output:
                 task_group.start_soon(self._follow_logs, logs_done)
             else:
                 logs_done.set()
-            outcome = await self._wait_for_completion(deadline)
+            over = await self._wait_for_completion(deadline)
             self._ended_at = time.monotonic()
             self.ended.set()
             self.sub.poke()  # the log follower may wait for a pod that will not come
-            if outcome[0] in ("timeout", "stuck"):
-                task_group.cancel_scope.cancel()
-            else:
+            if isinstance(over, _JobOver):
                 await self._drain_logs(logs_done, deadline)
-                task_group.cancel_scope.cancel()
-        kind, detail = outcome
-        if kind == "timeout":
-            self.logger.error("Job %r did not complete within timeout of %s s.", self.name, timeout)
-            return self._result(-1, f"the job did not complete within {timeout} s")
-        if kind == "stuck":
-            return detail
-        return await self._final_result(detail if kind == "finished" else None, deleted=kind == "deleted")
+            task_group.cancel_scope.cancel()
+        if isinstance(over, RunOutcome):  # timed out, or stuck
+            return over
+        return await self._final_outcome(over)
 
-    async def _wait_for_completion(self, deadline: float | None) -> tuple[str, Any]:
+    async def _wait_for_completion(self, deadline: float | None) -> _JobOver | RunOutcome:
         while True:
             self._check_watch()
             seen = self.sub.version
             self._log_phase_changes()
             sub = self.sub
             if sub.job_deleted:
-                return ("deleted", None)
+                return _JobOver(None, deleted=True)
             if sub.job is not None:
                 end = job_end(sub.job)
                 if end is not None:
-                    return ("finished", end)
+                    return _JobOver(end, deleted=False)
             pod = self._newest()
             if succeeded_early(sub.job, pod):
                 # Certain from the pod: the Job's condition would only add the
                 # job controller's delay. The logs are still drained to their end.
-                self.logger.debug(
+                logger.debug(
                     "Job %r: its only pod succeeded; not waiting for the Job's condition.", self.name
                 )
-                return ("finished", JobEnd(succeeded=True))
+                return _JobOver(JobEnd(succeeded=True), deleted=False)
             now = time.monotonic()
             stuck_until = (
                 self._stuck_deadline(pod, now) if pod is not None and pod.phase == "Pending" else None
@@ -531,9 +534,11 @@ class Monitor:
             if stuck_until is None:
                 self._stuck = None
             elif now >= stuck_until:
-                return ("stuck", await self._fail_fast())
+                return await self._fail_fast()
             if deadline is not None and now >= deadline:
-                return ("timeout", None)
+                timeout = self.spec.job_watch_timeout_seconds
+                logger.error("Job %r did not complete within timeout of %s s.", self.name, timeout)
+                return self._outcome(-1, f"the job did not complete within {timeout} s", ExitReason.TIMED_OUT)
             wakes = [t for t in (deadline, stuck_until, await self._look_up_unseen_job(now)) if t is not None]
             await sub.wait(seen, (min(wakes) - time.monotonic()) if wakes else None)
 
@@ -547,13 +552,14 @@ class Monitor:
                 return
             last_data = max([f.last_data for f in self.followers] or [self._started_at])
             if now - max(last_data, self._ended_at) > LOG_DRAIN_IDLE_SECONDS:
-                self.logger.warning("Job %r: stopped waiting for the rest of its log.", self.name)
+                logger.warning("Job %r: stopped waiting for the rest of its log.", self.name)
                 return
 
     async def _follow_logs(self, done: anyio.Event) -> None:
-        """Follow the ``launchbay-job`` container of each of the job's pods, in
-        order of creation (a retried job has one pod per attempt)."""
-        sink = OutputSink()
+        """Follow the job's container of each of the job's pods, in order of
+        creation (a retried job has one pod per attempt)."""
+        # sys.stdout at each write: a redirection made meanwhile is honoured.
+        sink = Sink.looking_up(lambda: sys.stdout)
         followed: set[str] = set()
         try:
             while True:
@@ -565,7 +571,7 @@ class Monitor:
                     await self.sub.wait(seen, None)
                     continue
                 pod = pending[0]
-                container = pod.container(CONTAINER_NAME)
+                container = pod.container(self.spec.container_name)
                 if container is not None and container.has_started:
                     followed.add(pod.name)
                     await self._follow_pod(pod.name, sink)
@@ -583,12 +589,14 @@ class Monitor:
         finally:
             done.set()
 
-    async def _follow_pod(self, pod_name: str, sink: OutputSink) -> None:
+    async def _follow_pod(self, pod_name: str, sink: Sink) -> None:
+        container_name = self.spec.container_name
+
         def container_done() -> bool:
             pod = self.sub.pods.get(pod_name)
             if pod is None or pod.deleted or pod.finished:
                 return True
-            container = pod.container(CONTAINER_NAME)
+            container = pod.container(container_name)
             return container is not None and container.state == "terminated"
 
         def lost() -> bool:
@@ -599,46 +607,43 @@ class Monitor:
             await self.sub.wait(self.sub.version, timeout)
 
         follower = LogFollower(
-            self.api, self.namespace, pod_name, CONTAINER_NAME, sink, container_done, lost, wait_for_news
+            self.api, self.namespace, pod_name, container_name, sink, container_done, lost, wait_for_news
         )
         self.followers.append(follower)
         await follower.follow()
 
-    # --- the result ----------------------------------------------------------------------
+    # --- the outcome ----------------------------------------------------------------------
 
-    async def _final_result(self, end: JobEnd | None, *, deleted: bool) -> KubernetesJobResult:
+    async def _final_outcome(self, over: _JobOver) -> RunOutcome:
         pod = newest_pod(self.sub.pods.values())
-        status = exit_status(pod) if pod is not None else ExitStatus(None, None)
+        status = final_status(pod, over.end, deleted=over.deleted)
         if status.code is None and not (pod is not None and pod.deleted):
             # The job's status can arrive before its pod's: read the pods once.
-            pod = await self._refresh_newest_pod() or pod
-            status = exit_status(pod) if pod is not None else status
-        job_reason = end.reason if end else None
-        if job_reason and job_reason.startswith("BackoffLimitExceeded") and status.code is not None:
-            job_reason = None  # the exit code says why; "out of retries" adds nothing
-        reasons = [r for r in (status.reason, job_reason) if r]
-        if deleted:
-            reasons.append("the job was deleted")
-        reason = "; ".join(reasons) or None
+            refreshed = await self._refresh_newest_pod()
+            if refreshed is not None:
+                pod = refreshed
+                status = final_status(pod, over.end, deleted=over.deleted)
         if status.code is None:
-            self.logger.error(
+            logger.error(
                 "Job %r: no exit code: its pod %s%s.",
                 self.name,
                 "did not run to completion (evicted, preempted or never ran)" if pod else "was never created",
-                f" ({reason})" if reason else "",
+                f" ({status.reason})" if status.reason else "",
             )
-            return self._result(-1, reason or "no pod of the job ran to completion")
-        if status.code == 0 and not reasons:
-            self.logger.info("Job %r completed.", self.name)
+            return self._outcome(
+                -1, status.reason or "no pod of the job ran to completion", status.exit_reason
+            )
+        if status.code == 0 and not status.reason:
+            logger.info("Job %r completed.", self.name)
         else:
-            self.logger.error(
+            logger.error(
                 "Job %r: Pod %r exited with status code %s%s.",
                 self.name,
                 pod.name if pod else "?",
                 status.code,
-                f" ({reason})" if reason else "",
+                f" ({status.reason})" if status.reason else "",
             )
-        return self._result(status.code, reason)
+        return self._outcome(status.code, status.reason, status.exit_reason)
 
     async def _refresh_newest_pod(self) -> PodState | None:
         try:
@@ -650,12 +655,6 @@ class Monitor:
                 retry_for=30,
             )
         except Exception as exc:
-            self.logger.debug("Could not list the pods of job %r: %s", self.name, describe_error(exc))
+            logger.debug("Could not list the pods of job %r: %s", self.name, describe_error(exc))
             return None
-        pods = [PodState.from_raw(raw) for raw in listing.get("items") or []]
-        return newest_pod(pods)
-
-    def _result(self, status_code: int, reason: str | None) -> KubernetesJobResult:
-        from launchbay.infrastructure.kubernetes import KubernetesJobResult
-
-        return KubernetesJobResult(identifier=self.pid, status_code=status_code, reason=reason)
+        return newest_pod(PodState.from_raw(raw) for raw in listing.get("items") or [])

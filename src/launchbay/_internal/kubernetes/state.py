@@ -6,9 +6,11 @@ namespace cheaply."""
 
 from __future__ import annotations
 
-import signal
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
+
+from launchbay._internal.exits import ExitReason, signal_name
 
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 JOB_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
@@ -16,16 +18,17 @@ JOB_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
 # Waiting reasons a container does not leave without a change elsewhere (an
 # image pushed, a secret created): the run fails fast on them after a grace.
 # ErrImageNeverPull: pull policy Never and the image is not on the node.
-STUCK_WAITING_REASONS = frozenset(
-    {
-        "ErrImagePull",
-        "ImagePullBackOff",
-        "InvalidImageName",
-        "CreateContainerConfigError",
-        "ErrImageNeverPull",
-    }
-)
+STUCK_WAITING_REASONS = {
+    "ErrImagePull": ExitReason.IMAGE_PULL_FAILED,
+    "ImagePullBackOff": ExitReason.IMAGE_PULL_FAILED,
+    "InvalidImageName": ExitReason.IMAGE_PULL_FAILED,
+    "ErrImageNeverPull": ExitReason.IMAGE_PULL_FAILED,
+    "CreateContainerConfigError": ExitReason.CONFIG_ERROR,
+}
 UNSCHEDULABLE = "Unschedulable"
+# Pod reasons (status.reason) of a pod that something outside it stopped.
+EVICTION_POD_REASONS = frozenset({"Evicted", "Preempting", "Shutdown", "NodeLost", "Terminated"})
+DEADLINE_EXCEEDED = "DeadlineExceeded"
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,6 @@ class JobState:
     name: str
     uid: str
     backoff_limit: int | None
-    active: int
-    succeeded: int
     failed: int
     conditions: tuple[Condition, ...]
     deleting: bool
@@ -81,8 +82,6 @@ class JobState:
             name=metadata.get("name", ""),
             uid=metadata.get("uid", ""),
             backoff_limit=spec.get("backoffLimit"),
-            active=int(status.get("active") or 0),
-            succeeded=int(status.get("succeeded") or 0),
             failed=int(status.get("failed") or 0),
             conditions=_conditions(status.get("conditions")),
             deleting=bool(metadata.get("deletionTimestamp")),
@@ -217,13 +216,12 @@ class PodState:
         return (self.created, self.started or "~", self.seen)
 
 
-def newest_pod(pods: list[PodState] | tuple[PodState, ...] | Any) -> PodState | None:
+def newest_pod(pods: Iterable[PodState]) -> PodState | None:
     """The most recently created pod."""
-    candidates = list(pods)
-    return max(candidates, key=lambda pod: pod.order) if candidates else None
+    return max(pods, key=lambda pod: pod.order, default=None)
 
 
-def pods_in_order(pods: Any) -> list[PodState]:
+def pods_in_order(pods: Iterable[PodState]) -> list[PodState]:
     return sorted(pods, key=lambda pod: pod.order)
 
 
@@ -294,58 +292,98 @@ def succeeded_early(job: JobState | None, pod: PodState | None) -> bool:
     )
 
 
-def stuck_reason(pod: PodState) -> str | None:
-    """Why the pod cannot start, if it is stuck on a cause it does not leave
-    by itself: an image that cannot be pulled, an invalid image name, a
-    missing secret or config map, no node to run on."""
+@dataclass(frozen=True)
+class Stuck:
+    """Why a pod cannot start: the text for people, the exit reason for scripts."""
+
+    reason: str
+    exit_reason: ExitReason
+
+
+def stuck_on(pod: PodState) -> Stuck | None:
+    """What the pod is stuck on, if it is a cause it does not leave by itself:
+    an image that cannot be pulled, an invalid image name, a missing secret or
+    config map, no node to run on."""
     if pod.finished or pod.deleted:
         return None
     for container in (*pod.init_containers, *pod.containers):
         if container.state == "waiting" and container.reason in STUCK_WAITING_REASONS:
-            return _describe(container.reason, container.message)
+            return Stuck(
+                _describe(container.reason, container.message), STUCK_WAITING_REASONS[container.reason]
+            )
     scheduled = pod.condition("PodScheduled")
     if scheduled and scheduled.status == "False" and scheduled.reason == UNSCHEDULABLE:
-        return _describe(UNSCHEDULABLE, scheduled.message)
+        return Stuck(_describe(UNSCHEDULABLE, scheduled.message), ExitReason.UNSCHEDULABLE)
     return None
 
 
 @dataclass(frozen=True)
 class ExitStatus:
+    """How a pod's first container ended: its exit code (None: it did not run
+    to completion), why when that is more than a plain exit, and the exit
+    reason."""
+
     code: int | None
     reason: str | None
+    exit_reason: ExitReason = ExitReason.UNKNOWN
+
+
+NO_EXIT_STATUS = ExitStatus(None, None, ExitReason.UNKNOWN)
 
 
 def exit_status(pod: PodState) -> ExitStatus:
     """The exit code of the pod's first container, and why it ended when that
     is more than a plain exit: OOMKilled, a signal, eviction, a deadline."""
     container = pod.main
-    code = container.exit_code if container and container.state == "terminated" else None
+    terminated = container is not None and container.state == "terminated"
+    code = container.exit_code if container is not None and terminated else None
     reasons: list[str] = []
-    if container is not None and container.state == "terminated":
-        if container.reason == "OOMKilled":
+    exit_reason = ExitReason.UNKNOWN if code is None else ExitReason.EXITED
+    if container is not None and terminated:
+        oom = container.reason == "OOMKilled"
+        if oom:
             reasons.append("OOMKilled: the container ran out of memory")
+            exit_reason = ExitReason.OOM_KILLED
         elif container.reason not in (None, "Completed", "Error"):
             reasons.append(_describe(container.reason, container.message))
         signal_number = container.signal or (code - 128 if code is not None and 128 < code < 160 else None)
-        if signal_number and container.reason != "OOMKilled":
-            reasons.append(_signal_name(signal_number))
-    if pod.reason in ("Evicted", "DeadlineExceeded", "Preempting", "Shutdown", "NodeLost", "Terminated"):
+        if signal_number and not oom:
+            reasons.append(signal_name(signal_number))
+            exit_reason = ExitReason.SIGNALED
+    stopped_from_outside = False
+    if pod.reason in EVICTION_POD_REASONS or pod.reason == DEADLINE_EXCEEDED:
         reasons.append(_describe(pod.reason, pod.message))
+        stopped_from_outside = True
     disruption = pod.condition("DisruptionTarget")
     if disruption and disruption.true and disruption.reason:
         text = _describe(disruption.reason, disruption.message)
         if not any(disruption.reason in reason for reason in reasons):
             reasons.append(text)
-    return ExitStatus(code=code, reason="; ".join(reasons) or None)
+        stopped_from_outside = True
+    if stopped_from_outside and exit_reason is not ExitReason.OOM_KILLED:
+        exit_reason = ExitReason.TIMED_OUT if pod.reason == DEADLINE_EXCEEDED else ExitReason.EVICTED
+    return ExitStatus(code=code, reason="; ".join(reasons) or None, exit_reason=exit_reason)
+
+
+def final_status(pod: PodState | None, end: JobEnd | None, *, deleted: bool) -> ExitStatus:
+    """How the run of a job that ended (``end``, or ``deleted``) ended, from its
+    newest pod: the pod's exit status, with what the job adds to it."""
+    status = exit_status(pod) if pod is not None else NO_EXIT_STATUS
+    job_reason = end.reason if end else None
+    if job_reason and job_reason.startswith("BackoffLimitExceeded") and status.code is not None:
+        job_reason = None  # the exit code says why; "out of retries" adds nothing
+    reasons = [r for r in (status.reason, job_reason) if r]
+    if deleted:
+        reasons.append("the job was deleted")
+    exit_reason = status.exit_reason
+    if exit_reason in (ExitReason.EXITED, ExitReason.SIGNALED, ExitReason.UNKNOWN):
+        if job_reason and job_reason.startswith(DEADLINE_EXCEEDED):
+            exit_reason = ExitReason.TIMED_OUT  # the job's activeDeadlineSeconds
+        elif deleted and exit_reason is not ExitReason.EXITED:
+            exit_reason = ExitReason.CANCELLED  # deleted (killed) while it ran
+    return ExitStatus(status.code, "; ".join(reasons) or None, exit_reason)
 
 
 def _describe(reason: str | None, message: str | None) -> str:
     reason = reason or "Unknown"
     return f"{reason}: {message}" if message else reason
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"

@@ -19,17 +19,19 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
+from launchbay._internal import loggers
 from launchbay._internal.kubernetes.api import KubeApi, KubernetesApiError, describe_error, is_transient
 from launchbay._internal.kubernetes.state import JobState, PodState
+from launchbay._internal.retry import Backoff
 
-logger = logging.getLogger("launchbay.infrastructure.kubernetes-job")
+logger = logging.getLogger(loggers.KUBERNETES)
 
 # The server ends each watch after this long (with jitter, so many clients do
 # not reconnect together); a read timeout a little longer catches a silently
@@ -38,20 +40,12 @@ WATCH_SECONDS = 240
 WATCH_JITTER = 0.2
 WATCH_READ_TIMEOUT = WATCH_SECONDS * (1 + WATCH_JITTER) + 30
 LIST_PAGE_SIZE = 500
+FIRST_RETRY_SECONDS = 0.2
 MAX_BACKOFF_SECONDS = 5.0
 
 
 class WatchExpired(Exception):
     """The resourceVersion to resume from is too old (410): list again."""
-
-
-@dataclass
-class _Stats:
-    lists: int = 0
-    watches: int = 0
-    resumes: int = 0
-    relists_after_expiry: int = 0
-    errors: int = 0
 
 
 class Subscription:
@@ -160,7 +154,6 @@ class NamespaceWatcher:
         self.jobs: dict[str, JobState] = {}
         self.pods: dict[str, PodState] = {}
         self.failure: BaseException | None = None
-        self.stats = _Stats()
         self._subscriptions: dict[str, set[Subscription]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: set[asyncio.Task[None]] = set()
@@ -175,10 +168,6 @@ class NamespaceWatcher:
     @property
     def synced(self) -> bool:
         return all(self._synced.get(kind) for kind in self._kinds)
-
-    @property
-    def running(self) -> bool:
-        return bool(self._tasks)
 
     # --- subscriptions ---------------------------------------------------------------
 
@@ -204,9 +193,9 @@ class NamespaceWatcher:
             if not self._subscriptions:
                 self._stop()
 
-    def _each(self, name: str | None, action: Callable[[Subscription], None]) -> None:
-        for subscription in list(self._subscriptions.get(name or "", ())):
-            action(subscription)
+    def _subscribers(self, name: str | None) -> list[Subscription]:
+        """The subscriptions to the job ``name`` (a copy: one may end meanwhile)."""
+        return list(self._subscriptions.get(name or "", ()))
 
     def _notify_all(self) -> None:
         for subscribers in list(self._subscriptions.values()):
@@ -245,7 +234,7 @@ class NamespaceWatcher:
 
     async def _loop(self, kind: _Kind) -> None:
         resource_version: str | None = None
-        delay = 0.2
+        backoff = Backoff(FIRST_RETRY_SECONDS, MAX_BACKOFF_SECONDS)
         while True:
             try:
                 if resource_version is None:
@@ -253,9 +242,8 @@ class NamespaceWatcher:
                     self._synced[kind.name] = True
                     self._notify_all()
                 resource_version = await self._watch(kind, resource_version)
-                delay = 0.2
+                backoff.reset()
             except WatchExpired:
-                self.stats.relists_after_expiry += 1
                 logger.debug("Watch of %s in %r expired; listing again.", kind.name, self.namespace)
                 resource_version = None
             except asyncio.CancelledError:
@@ -269,7 +257,8 @@ class NamespaceWatcher:
                     self.failure = exc
                     self._notify_all()
                     return
-                self.stats.errors += 1
+                # Jitter: the watches of many processes do not come back together.
+                delay = backoff.next() * (0.5 + random.random())
                 logger.debug(
                     "Watch of %s in %r interrupted (%s); resuming in %.1f s.",
                     kind.name,
@@ -277,9 +266,7 @@ class NamespaceWatcher:
                     describe_error(exc),
                     delay,
                 )
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
-                self.stats.resumes += 1
+                await asyncio.sleep(delay)
 
     async def _relist(self, kind: _Kind) -> str:
         """List everything (paginated, one consistent snapshot), reconcile the
@@ -291,7 +278,6 @@ class NamespaceWatcher:
             query = [*kind.query, ("limit", str(LIST_PAGE_SIZE))]
             if token:
                 query.append(("continue", token))
-            self.stats.lists += 1
             try:
                 page = await self.api.request("GET", kind.path, what=f"LIST {kind.name}", query=query)
             except KubernetesApiError as exc:
@@ -321,7 +307,6 @@ class NamespaceWatcher:
             ("allowWatchBookmarks", "true"),
             ("timeoutSeconds", str(int(WATCH_SECONDS * (1 + WATCH_JITTER * (2 * random.random() - 1))))),
         ]
-        self.stats.watches += 1
         try:
             async with self.api.stream(
                 kind.path, what=f"WATCH {kind.name}", query=query, read_timeout=WATCH_READ_TIMEOUT
@@ -353,18 +338,22 @@ class NamespaceWatcher:
             job = JobState.from_raw(raw)
             if kind_of_event == "DELETED":
                 self.jobs.pop(job.name, None)
-                self._each(job.name, lambda s: s._on_job_deleted(job))
+                for subscription in self._subscribers(job.name):
+                    subscription._on_job_deleted(job)
             else:
                 self.jobs[job.name] = job
-                self._each(job.name, lambda s: s._on_job(job))
+                for subscription in self._subscribers(job.name):
+                    subscription._on_job(job)
         else:
             pod = self._pod_from_raw(raw)
             if kind_of_event == "DELETED":
                 self.pods.pop(pod.name, None)
-                self._each(pod.job_name, lambda s: s._on_pod_deleted(pod))
+                for subscription in self._subscribers(pod.job_name):
+                    subscription._on_pod_deleted(pod)
             else:
                 self.pods[pod.name] = pod
-                self._each(pod.job_name, lambda s: s._on_pod(pod))
+                for subscription in self._subscribers(pod.job_name):
+                    subscription._on_pod(pod)
         return version
 
     def _pod_from_raw(self, raw: dict[str, Any]) -> PodState:
@@ -383,12 +372,14 @@ class NamespaceWatcher:
         fresh = {job.name: job for job in map(JobState.from_raw, items)}
         for name, old in self.jobs.items():
             if name not in fresh or fresh[name].uid != old.uid:
-                self._each(name, lambda s, old=old: s._on_job_deleted(old))
+                for subscription in self._subscribers(name):
+                    subscription._on_job_deleted(old)
         self.jobs = fresh
         for name in list(self._subscriptions):
             job = fresh.get(name)
             if job is not None:
-                self._each(name, lambda s, job=job: s._on_job(job))
+                for subscription in self._subscribers(name):
+                    subscription._on_job(job)
 
     def _reconcile_pods(self, items: list[dict[str, Any]]) -> None:
         fresh: dict[str, PodState] = {}
@@ -397,8 +388,10 @@ class NamespaceWatcher:
             fresh[pod.name] = pod
         for name, old in self.pods.items():
             if name not in fresh or fresh[name].uid != old.uid:
-                self._each(old.job_name, lambda s, old=old: s._on_pod_deleted(old))
+                for subscription in self._subscribers(old.job_name):
+                    subscription._on_pod_deleted(old)
         self.pods = fresh
         for pod in fresh.values():
             if pod.job_name in self._subscriptions:
-                self._each(pod.job_name, lambda s, pod=pod: s._on_pod(pod))
+                for subscription in self._subscribers(pod.job_name):
+                    subscription._on_pod(pod)
