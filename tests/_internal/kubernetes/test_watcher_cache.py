@@ -27,7 +27,7 @@ def pod(name: str, job_uid: str = "u1", rv: str = "11", **kwargs: Any) -> dict[s
 
 
 def subscribed(watcher: NamespaceWatcher, name: str = "j", uid: str = "u1") -> Subscription:
-    subscription = Subscription(watcher, name, uid)
+    subscription = Subscription(watcher, uid)
     watcher._subscriptions.setdefault(name, set()).add(subscription)
     return subscription
 

@@ -52,9 +52,8 @@ class Subscription:
     """One run's view of one job: its latest state and its pods' (deleted
     ones included, with their last state), and a way to wait for changes."""
 
-    def __init__(self, watcher: NamespaceWatcher, name: str, uid: str) -> None:
+    def __init__(self, watcher: NamespaceWatcher, uid: str) -> None:
         self.watcher = watcher
-        self.name = name
         self.uid = uid
         self.job: JobState | None = None
         self.job_deleted = False
@@ -173,7 +172,7 @@ class NamespaceWatcher:
 
     @asynccontextmanager
     async def subscribe(self, name: str, uid: str) -> AsyncIterator[Subscription]:
-        subscription = Subscription(self, name, uid)
+        subscription = Subscription(self, uid)
         self._subscriptions.setdefault(name, set()).add(subscription)
         self._start()
         job = self.jobs.get(name)
