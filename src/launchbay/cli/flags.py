@@ -15,7 +15,7 @@ SWITCH = "switch"  # --flag: True when given
 VALUE = "value"  # --flag VALUE: the last one given
 REPEATED = "repeated"  # --flag VALUE, as often as wanted: a list
 
-# The kinds of infrastructure (the block types are docker-container and kubernetes-job).
+# The kinds of infrastructure, named as the flags that choose them (--process, ...).
 PROCESS = "process"
 DOCKER = "docker"
 KUBERNETES = "kubernetes"
