@@ -145,6 +145,30 @@ def _spawn_sleeper() -> tuple[subprocess.Popen[bytes], threading.Thread]:
     return popen, reaper
 
 
+def _launchbay_sleeper() -> tuple[str, threading.Thread]:
+    """A launchbay run of `sleep 60`, watched by its own event loop on a thread."""
+    import anyio
+
+    from launchbay import Process
+
+    started = threading.Event()
+    box: dict[str, Any] = {}
+
+    def watch() -> None:
+        async def main() -> None:
+            async with anyio.create_task_group() as tg:
+                box["id"] = await tg.start(Process(command=["sleep", "60"]).arun)
+                started.set()
+
+        anyio.run(main)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    if not started.wait(10):
+        raise RuntimeError("the launchbay sleeper did not start")
+    return str(box["id"]), thread
+
+
 def kill(args: dict[str, Any]) -> dict[str, Any]:
     """``Process().kill(pid, grace_seconds=30)`` of a process that exits on
     SIGTERM, vs signalling its group and seeing it gone."""
@@ -152,6 +176,14 @@ def kill(args: dict[str, Any]) -> dict[str, Any]:
     host = socket.gethostname()
 
     def impl() -> float:
+        if args["impl"] == "launchbay":
+            # launchbay kills only its own runs: the sleeper is a launchbay run.
+            identifier, runner = _launchbay_sleeper()
+            started = perf()
+            Process().kill(identifier, grace_seconds=30)
+            elapsed = perf() - started
+            runner.join(5)
+            return elapsed
         popen, reaper = _spawn_sleeper()
         started = perf()
         killing = Process().kill(f"{host}:{popen.pid}", grace_seconds=30)

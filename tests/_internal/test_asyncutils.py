@@ -26,3 +26,16 @@ def test_sync_can_be_forced_from_a_worker_thread() -> None:
         return await anyio.to_thread.run_sync(lambda: Thing().double(6, _sync=True))
 
     assert anyio.run(main) == 12
+
+
+def test_sync_forced_inside_a_running_loop_works() -> None:
+    # `_sync=True` from the loop's own thread: the caller asks to block, and
+    # gets the result instead of "cannot be called from a running event loop".
+    async def main() -> int:
+        return Thing().double(7, _sync=True)
+
+    assert anyio.run(main) == 14
+
+
+def test_no_private_alias_is_left_on_the_wrapper() -> None:
+    assert not hasattr(Thing.double, "aio")

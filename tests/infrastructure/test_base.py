@@ -36,7 +36,7 @@ def test_prepare_for_flow_run_sets_env_labels_name_command() -> None:
         "launchbay.io/flow-run-name": "brave-otter",
         "launchbay.io/version": launchbay.__version__,
         "launchbay.io/deployment-name": "nightly",
-        "launchbay.io/deployment-updated": "2026-01-02T03:04:05+00:00",
+        "launchbay.io/deployment-updated": "2026-01-02T03:04:05Z",
         "launchbay.io/flow-name": "etl",
     }
     assert prepared.name == "brave-otter"

@@ -292,14 +292,36 @@ def test_many_concurrent_runs_use_no_thread_per_run() -> None:
 
 
 def test_attach_waits_for_a_process_started_elsewhere(tmp_path: Path) -> None:
-    proc = subprocess.Popen(["sleep", "0.5"], start_new_session=True)
+    """A run started by another launchbay process (here: the CLI) is attached
+    to by its id and waited for; its exit code belongs to its launcher."""
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "launchbay.cli", "run", "--", "sleep", "1"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        result = Process().attach(f"{HOST}:{proc.pid}")
+        assert launcher.stderr is not None
+        line = launcher.stderr.readline()
+        while "started" not in line:
+            line = launcher.stderr.readline()
+        identifier = line.split("started", 1)[1].strip()
+        result = Process().attach(identifier)
     finally:
-        proc.wait()
+        launcher.wait()
     assert result.status_code == -1 and "another launcher" in (result.reason or "")
     with pytest.raises(InfrastructureNotFound):
-        Process().attach(f"{HOST}:{proc.pid}")
+        Process().attach(identifier)
+
+
+def test_attach_refuses_a_process_launchbay_did_not_start() -> None:
+    proc = subprocess.Popen(["sleep", "5"], start_new_session=True)
+    try:
+        with pytest.raises(InfrastructureNotFound, match="not a launchbay run"):
+            Process().attach(f"{HOST}:{proc.pid}")
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_temporary_directories_are_gone_once_the_interpreter_exits(tmp_path: Path) -> None:

@@ -23,10 +23,19 @@ def in_async_context() -> bool:
 
 
 def run_sync(fn: Callable[..., Awaitable[R]], *args: Any, **kwargs: Any) -> R:
-    """Run an async callable to completion from sync code."""
+    """Run an async callable to completion from sync code. Called from a thread
+    that already runs an event loop (``_sync=True`` there), it runs in a loop of
+    its own on a worker thread, and this thread waits: that is what the caller
+    asked for, and an event loop cannot be nested."""
     import anyio
 
-    return anyio.run(functools.partial(fn, *args, **kwargs))
+    call = functools.partial(anyio.run, functools.partial(fn, *args, **kwargs))
+    if not in_async_context():
+        return call()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="launchbay-sync") as pool:
+        return pool.submit(call).result()
 
 
 def sync_compatible(
@@ -42,6 +51,9 @@ def sync_compatible(
     a sync caller without starting an event loop (cheaper when there is one
     thing to wait for); it returns ``NotImplemented`` to decline, and the
     coroutine then runs in a new loop as usual.
+
+    Type checkers see the decorated method through the stubs its class
+    declares (``run``/``arun``...: see ``Infrastructure``).
     """
     if fn is None:
         return functools.partial(sync_compatible, blocking=blocking)
@@ -59,5 +71,4 @@ def sync_compatible(
             return run_sync(fn, *args, **kwargs)
         return fn(*args, **kwargs)
 
-    wrapper.aio = fn  # type: ignore[attr-defined]  # the raw coroutine function
     return wrapper

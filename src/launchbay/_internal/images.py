@@ -14,7 +14,9 @@ def default_image(version: str | None = None) -> str:
     the project publishes, since their exact version is never published.
     """
     if version is None:
-        from launchbay import __version__ as version
+        from launchbay import __version__
+
+        version = __version__
     if "dev" in version or "+" in version:
         version = DEV_TAG
     return f"launchbay/launchbay:{version}-python{sys.version_info.major}.{sys.version_info.minor}"

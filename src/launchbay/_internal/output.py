@@ -12,7 +12,6 @@ import codecs
 import os
 import subprocess
 import sys
-import time
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
@@ -22,9 +21,6 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
 _CHUNK = 1 << 20
-# After the process exits, a descendant may still hold the pipe open; stop
-# relaying once no data has come for this long.
-_LINGER_SECONDS = 1.0
 
 
 def _direct_fd(stream: IO[Any]) -> int | None:
@@ -113,7 +109,6 @@ class OutputRelay:
 
         self._open_pumps = 0
         self._all_done = anyio.Event()
-        self._last_data = time.monotonic()
         self._scopes: list[anyio.CancelScope] = []
 
     def __enter__(self) -> OutputRelay:
@@ -150,6 +145,7 @@ class OutputRelay:
         os.set_blocking(fd, False)
         scope = anyio.CancelScope()
         self._scopes.append(scope)
+        at_end = False
         try:
             with scope:
                 while True:
@@ -159,23 +155,43 @@ class OutputRelay:
                     except BlockingIOError:
                         continue
                     if not data:
+                        at_end = True
                         break
-                    self._last_data = time.monotonic()
                     sink.write(data)
         finally:
+            if not at_end:
+                _read_what_is_there(fd, sink)  # stopped early: the bytes already written still count
             sink.finish()
             pipe.close()
             self._open_pumps -= 1
             if self._open_pumps == 0:
                 self._all_done.set()
 
-    async def drain_after_exit(self) -> None:
-        """Wait for the pipes to reach end of file once the process has exited."""
+    async def drain_after_exit(self, tree_alive: Callable[[], bool] | None = None) -> None:
+        """Once the process has exited: relay until the pipes close, or until
+        nothing of the run's tree runs any more (a process outside it may hold
+        a pipe open forever; what the tree wrote is in the pipe by then)."""
         import anyio
 
+        delay = 0.01
         while not self._all_done.is_set():
-            with anyio.move_on_after(0.1):
+            with anyio.move_on_after(delay):
                 await self._all_done.wait()
-            if time.monotonic() - self._last_data > _LINGER_SECONDS:
-                self._cancel_pumps()  # a lingering descendant holds the pipe
+            if self._all_done.is_set():
                 break
+            if tree_alive is not None and not tree_alive():
+                self._cancel_pumps()  # each pump reads what is left, then stops
+                await self._all_done.wait()
+                break
+            delay = min(delay * 2, 1.0)
+
+
+def _read_what_is_there(fd: int, sink: Sink) -> None:
+    while True:
+        try:
+            data = os.read(fd, _CHUNK)
+        except (BlockingIOError, OSError):
+            return
+        if not data:
+            return
+        sink.write(data)

@@ -57,21 +57,25 @@ class KubernetesPid:
         return f"{self.cluster_uid}:{self.namespace}:{self.job_name}"
 
 
+class InvalidProcessPid(InfrastructureNotFound, ValueError):
+    """A process pid that cannot name a run: not found (nothing is signalled),
+    and a bad value for callers that check for ValueError."""
+
+
 def parse_process_pid(text: str) -> ProcessPid:
-    """``HOST:PID[@START]``. A malformed or out-of-range number names no run:
-    InfrastructureNotFound (nothing may be signalled for it)."""
+    """``HOST:PID[@START]``. A malformed or out-of-range pid names no run:
+    InvalidProcessPid, and nothing may be signalled for it."""
     host, colon, rest = text.rpartition(":")
-    if not colon or not host:
-        raise ValueError(f"Invalid process infrastructure pid {text!r}: expected HOST:PID.")
     number, at, start = rest.partition("@")
     pid = _ascii_int(number)
     start_ticks = _ascii_int(start) if at else None
-    if pid is None or (at and start_ticks is None):
-        raise InfrastructureNotFound(
-            f"Process {text!r} was not found: {rest!r} is not a process id (ASCII digits, optionally @START)."
+    if not colon or not host or pid is None or (at and start_ticks is None):
+        raise InvalidProcessPid(
+            f"Process {text!r} was not found: invalid process infrastructure pid, "
+            "expected HOSTNAME:PID (PID in ASCII digits)."
         )
     if not 1 < pid <= MAX_PID:
-        raise InfrastructureNotFound(f"Process {text!r} was not found: pid {pid} cannot be a launchbay run.")
+        raise InvalidProcessPid(f"Process {text!r} was not found: pid {pid} cannot be a launchbay run.")
     return ProcessPid(host, pid, start_ticks)
 
 

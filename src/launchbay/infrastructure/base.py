@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from abc import abstractmethod
 from datetime import timezone
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from launchbay._internal import pids
 from launchbay._internal.asyncutils import sync_compatible
+from launchbay._internal.exits import ExitReason
+from launchbay._internal.timestamps import utc_z
 from launchbay.blocks.core import Block
 from launchbay.engine import FLOW_ENTRYPOINT_ENV, FLOW_PARAMETERS_ENV, FLOW_RUN_ID_ENV
 from launchbay.models import Deployment, Flow, FlowRun
@@ -34,6 +38,17 @@ class InfrastructureResult(BaseModel):
         description="Why the work ended when that is known and not a plain exit "
         "(a signal, OOMKilled, a pull failure, a timeout).",
     )
+    exit_reason: ExitReason = Field(
+        default=ExitReason.UNKNOWN,
+        description="Why the work ended, for scripts: exited, signaled, oom_killed, timed_out, ...",
+    )
+
+    @model_validator(mode="after")
+    def _exit_reason_from_status(self) -> InfrastructureResult:
+        # A result built without one: a known exit code means the work exited.
+        if "exit_reason" not in self.model_fields_set and self.status_code >= 0:
+            self.exit_reason = ExitReason.EXITED
+        return self
 
     def __bool__(self) -> bool:
         return self.status_code == 0
@@ -59,9 +74,13 @@ class Infrastructure(Block):
         return logging.getLogger(f"launchbay.infrastructure.{self.type}")
 
     # --- the contract -----------------------------------------------------
+    #
+    # Each operation is written once, as the async face (``arun``, ``akill``,
+    # ``aattach``: typed for async callers). ``run``, ``kill`` and ``attach``
+    # are the same coroutines made sync-compatible: awaited in async code,
+    # plain calls from sync code (type checkers see their sync face).
 
-    @sync_compatible(blocking="_run_blocking")
-    async def run(self, task_status: TaskStatus[str] | None = None) -> InfrastructureResult:
+    async def arun(self, task_status: TaskStatus[str] | None = None) -> InfrastructureResult:
         """Create the infrastructure, report its pid through ``task_status``,
         monitor it to the end and return the result."""
         if not self.command:
@@ -72,10 +91,34 @@ class Infrastructure(Block):
             task_status = TASK_STATUS_IGNORED
         return await self._run(task_status)
 
-    @sync_compatible(blocking="_kill_blocking")
-    async def kill(self, infrastructure_pid: str, grace_seconds: int = 30) -> None:
+    async def akill(self, infrastructure_pid: str, grace_seconds: float = 30) -> None:
         """Stop work started by ``run`` (possibly by another process)."""
-        await self._kill(infrastructure_pid, grace_seconds)
+        await self._kill(infrastructure_pid, check_grace(grace_seconds))
+
+    async def aattach(
+        self, infrastructure_pid: str, task_status: TaskStatus[str] | None = None
+    ) -> InfrastructureResult:
+        """Resume monitoring (and output streaming) of work started elsewhere."""
+        if task_status is None:
+            from anyio import TASK_STATUS_IGNORED
+
+            task_status = TASK_STATUS_IGNORED
+        return await self._attach(infrastructure_pid, task_status)
+
+    if TYPE_CHECKING:  # the sync face, as type checkers see it
+
+        def run(self, task_status: TaskStatus[str] | None = None) -> InfrastructureResult: ...
+
+        def kill(self, infrastructure_pid: str, grace_seconds: float = 30) -> None: ...
+
+        def attach(
+            self, infrastructure_pid: str, task_status: TaskStatus[str] | None = None
+        ) -> InfrastructureResult: ...
+
+    else:
+        run = sync_compatible(arun, blocking="_run_blocking")
+        kill = sync_compatible(akill, blocking="_kill_blocking")
+        attach = sync_compatible(aattach)
 
     # Sync callers skip the event loop where a kind can do the same work
     # without one (see sync_compatible); None/NotImplemented declines.
@@ -88,27 +131,16 @@ class Infrastructure(Block):
         result = self._run_without_loop()
         return NotImplemented if result is None else result
 
-    def _kill_blocking(self, infrastructure_pid: str, grace_seconds: int = 30) -> Any:
-        return self._kill_without_loop(infrastructure_pid, grace_seconds)
+    def _kill_blocking(self, infrastructure_pid: str, grace_seconds: float = 30) -> Any:
+        return self._kill_without_loop(infrastructure_pid, check_grace(grace_seconds))
 
     def _run_without_loop(self) -> InfrastructureResult | None:
         """The whole run for a sync caller without an event loop, or None."""
         return None
 
-    def _kill_without_loop(self, infrastructure_pid: str, grace_seconds: int) -> Any:
+    def _kill_without_loop(self, infrastructure_pid: str, grace_seconds: float) -> Any:
         """The kill for a sync caller without an event loop, or NotImplemented."""
         return NotImplemented
-
-    @sync_compatible
-    async def attach(
-        self, infrastructure_pid: str, task_status: TaskStatus[str] | None = None
-    ) -> InfrastructureResult:
-        """Resume monitoring (and output streaming) of work started elsewhere."""
-        if task_status is None:
-            from anyio import TASK_STATUS_IGNORED
-
-            task_status = TASK_STATUS_IGNORED
-        return await self._attach(infrastructure_pid, task_status)
 
     @abstractmethod
     def preview(self) -> str:
@@ -118,7 +150,7 @@ class Infrastructure(Block):
     async def _run(self, task_status: TaskStatus[str]) -> InfrastructureResult: ...
 
     @abstractmethod
-    async def _kill(self, infrastructure_pid: str, grace_seconds: int) -> None: ...
+    async def _kill(self, infrastructure_pid: str, grace_seconds: float) -> None: ...
 
     async def _attach(self, infrastructure_pid: str, task_status: TaskStatus[str]) -> InfrastructureResult:
         raise NotImplementedError(f"{type(self).__name__} does not support attach")
@@ -167,7 +199,7 @@ class Infrastructure(Block):
                 updated = deployment.updated
                 if updated.tzinfo is None:
                     updated = updated.replace(tzinfo=timezone.utc)
-                labels[f"{LABEL_PREFIX}deployment-updated"] = updated.astimezone(timezone.utc).isoformat()
+                labels[f"{LABEL_PREFIX}deployment-updated"] = utc_z(updated)
         if flow is not None:
             labels[f"{LABEL_PREFIX}flow-name"] = flow.name
         update: dict[str, Any] = {
@@ -180,19 +212,22 @@ class Infrastructure(Block):
 
 
 def infrastructure_type_for_pid(infrastructure_pid: str) -> str:
-    """Which kind of infrastructure a pid belongs to, from its shape.
+    """Which kind of infrastructure a pid belongs to, from its shape: ``HOST:PID``
+    (process), ``BASE_URL:CONTAINER_ID`` (Docker), ``CLUSTER_UID:NAMESPACE:JOB``
+    (Kubernetes). ValueError when it is none of them."""
+    return pids.kind_of_pid(infrastructure_pid)
 
-    process: ``host:pid``; docker-container: ``<base url>:<container id>`` (the
-    base URL has a scheme); kubernetes-job: ``<cluster uid>:<namespace>:<job>``.
-    """
-    if "://" in infrastructure_pid:
-        return "docker-container"
-    parts = infrastructure_pid.split(":")
-    if len(parts) == 2 and parts[1].isdigit() and parts[0]:
-        return "process"
-    if len(parts) == 3 and all(parts):
-        return "kubernetes-job"
-    raise ValueError(
-        f"Cannot tell what {infrastructure_pid!r} is: expected HOST:PID (process), "
-        "BASE_URL:CONTAINER_ID (Docker) or CLUSTER_UID:NAMESPACE:JOB (Kubernetes)."
-    )
+
+class InvalidGrace(ValueError, TypeError):
+    """A grace period that is not a number of seconds (both a ValueError and,
+    for a value of the wrong type, what Python callers expect: a TypeError)."""
+
+
+def check_grace(grace_seconds: object) -> float:
+    """A grace period as seconds, refused before anything is signalled when it
+    is not a non-negative number."""
+    if isinstance(grace_seconds, bool) or not isinstance(grace_seconds, (int, float)):
+        raise InvalidGrace(f"grace_seconds must be a number of seconds, not {grace_seconds!r}")
+    if math.isnan(grace_seconds) or grace_seconds < 0:
+        raise InvalidGrace(f"grace_seconds must be 0 or more, not {grace_seconds!r}")
+    return float(grace_seconds)

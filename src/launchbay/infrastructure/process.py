@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from launchbay._internal import output, processes
-from launchbay._internal.processes import CANCEL_GRACE_SECONDS
-from launchbay.exceptions import InfrastructureNotAvailable, InfrastructureNotFound
+from launchbay._internal import output
+from launchbay._internal.exits import CANCEL_GRACE_SECONDS  # noqa: F401 - re-exported
+from launchbay._internal.process import runner
+from launchbay._internal.process.spec import ProcessSpec, build_spec
 from launchbay.infrastructure.base import Infrastructure, InfrastructureResult
 
 if TYPE_CHECKING:
@@ -26,7 +23,12 @@ class ProcessResult(InfrastructureResult):
 
 
 class Process(Infrastructure):
-    """Run a command in a new local process (never through a shell)."""
+    """Run a command in a new local process (never through a shell).
+
+    Every descendant belongs to the run (SPEC 13): kill, cancel and a timeout
+    stop the whole tree, and what is left of it when the command ends is
+    stopped too.
+    """
 
     _block_type_name: ClassVar[str] = "Process"
     _documentation_url: ClassVar[str] = "https://launchbay.dev/infrastructure/process"
@@ -37,156 +39,91 @@ class Process(Infrastructure):
         default=None,
         description="Directory to run in; a fresh temporary directory (removed afterwards) if unset.",
     )
+    timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Stop the run (its whole tree: SIGTERM, then SIGKILL after the grace) "
+        "once it has run this long; its result then says timed_out.",
+    )
 
     @classmethod
     def _base_flow_run_command(cls) -> list[str]:
         return [sys.executable, "-m", "launchbay.engine"]
 
-    # --- environment and preview ---------------------------------------------
-
-    def _launchbay_environment(self) -> dict[str, str | None]:
-        """What launchbay sets on top of the inherited environment."""
-        return {**self._base_environment(), **self.env}
-
-    def _environment(self) -> dict[str, str] | None:
-        return processes.environment(self._base_environment(), self.env)
+    def _spec(self) -> ProcessSpec:
+        return build_spec(
+            self.command,
+            base_environment=self._base_environment(),
+            env=self.env,
+            working_dir=self.working_dir,
+            stream_output=self.stream_output,
+            name=self.name,
+            timeout_seconds=self.timeout_seconds,
+        )
 
     def preview(self) -> str:
-        lines = [
-            f"{key}={shlex.quote(value)} \\"
-            for key, value in self._launchbay_environment().items()
-            if value is not None
-        ]
-        lines.append(shlex.join(self.command or []))
-        return "\n".join(lines)
+        return self._spec().preview()
 
     # --- running --------------------------------------------------------------
-
-    @property
-    def _display_name(self) -> str:
-        return processes.display_name(self.name)
 
     def _run_without_loop(self) -> ProcessResult | None:
         """A sync caller's run, with no event loop: start, wait, done. Only when
         the output goes straight to our file descriptors (or nowhere);
         otherwise None, and the run goes through the loop, which copies it."""
-        assert self.command
         fds = None
         if self.stream_output:
-            fds = processes.direct_output_fds()
+            fds = runner.direct_output_fds()
             if fds is None:
                 return None
-        identifier, returncode = processes.run_blocking(
-            self.command,
-            env=self._environment(),
-            working_dir=self.working_dir,
-            output_fds=fds,
-            name=self.name,
-            logger=self.logger,
-        )
-        return self._result(identifier, returncode)
+        outcome = runner.run_blocking(self._spec(), logger=self.logger, output_fds=fds)
+        return self._result(outcome)
 
     async def _run(self, task_status: TaskStatus[str]) -> ProcessResult:
-        assert self.command
-        with ExitStack() as stack:
-            cwd = processes.working_directory(stack, self.working_dir)
-            relay = stack.enter_context(output.OutputRelay(self.stream_output))
-            self.logger.info("Opening process%s...", self._display_name)
-            popen = processes.spawn(
-                self.command, cwd, self._environment(), relay.stdout_target, relay.stderr_target
-            )
-            identifier = processes.identifier_of(popen)
-            task_status.started(identifier)
-            returncode = await self._monitor(popen, relay)
-        processes.log_exit(self.logger, self.name, returncode)
-        return self._result(identifier, returncode)
+        with output.OutputRelay(self.stream_output) as relay:
+            outcome = await runner.run(self._spec(), task_status, self.logger, relay)
+        return self._result(outcome)
 
     @staticmethod
-    def _result(identifier: str, returncode: int) -> ProcessResult:
+    def _result(outcome: runner.RunOutcome) -> ProcessResult:
         return ProcessResult(
-            identifier=identifier, status_code=returncode, reason=processes.exit_reason(returncode)
+            identifier=outcome.identifier,
+            status_code=outcome.status_code,
+            reason=outcome.reason,
+            exit_reason=outcome.exit_reason,
         )
-
-    async def _monitor(self, popen: subprocess.Popen[bytes], relay: output.OutputRelay) -> int:
-        import anyio
-
-        try:
-            async with anyio.create_task_group() as tg:
-                relay.start(tg, popen)
-                returncode = await processes.wait_for_exit(popen)
-                await relay.drain_after_exit()
-            return returncode
-        except BaseException:
-            # Cancelled (Ctrl+C, an enclosing scope) or failed while the tree may
-            # still run: leave no orphans behind.
-            with anyio.CancelScope(shield=True):
-                if popen.poll() is None or processes.group_alive(popen.pid):
-                    self.logger.warning(
-                        "Run cancelled: stopping process%s (pid %s)", self._display_name, popen.pid
-                    )
-                    await processes.terminate_group(popen.pid, CANCEL_GRACE_SECONDS)
-                popen.wait()
-            raise
 
     # --- kill and attach ----------------------------------------------------------
 
-    @staticmethod
-    def _parse_pid(infrastructure_pid: str) -> tuple[str, int]:
-        host, _, pid = infrastructure_pid.rpartition(":")
-        if not host or not pid.isdigit():
-            raise ValueError(
-                f"Invalid process infrastructure pid {infrastructure_pid!r}: expected HOSTNAME:PID."
-            )
-        return host, int(pid)
-
-    def _check_reachable(self, infrastructure_pid: str) -> int:
-        import socket
-
-        host, pid = self._parse_pid(infrastructure_pid)
-        local = socket.gethostname()
-        if host != local:
-            raise InfrastructureNotAvailable(
-                f"Unable to reach process {infrastructure_pid!r}: it runs on host {host!r}, "
-                f"and this is {local!r}."
-            )
-        return pid
-
-    def _kill_without_loop(self, infrastructure_pid: str, grace_seconds: int) -> None:
+    def _kill_without_loop(self, infrastructure_pid: str, grace_seconds: float) -> None:
         """A sync caller's kill: the same signals and polls, with plain sleeps."""
-        pid = self._check_reachable(infrastructure_pid)
-        with self._kill_errors(infrastructure_pid):
-            processes.terminate_group_blocking(pid, grace_seconds)
+        runner.kill_blocking(infrastructure_pid, grace_seconds)
 
-    async def _kill(self, infrastructure_pid: str, grace_seconds: int) -> None:
-        pid = self._check_reachable(infrastructure_pid)
-        with self._kill_errors(infrastructure_pid):
-            await processes.terminate_group(pid, grace_seconds)
-
-    @staticmethod
-    @contextmanager
-    def _kill_errors(infrastructure_pid: str) -> Iterator[None]:
-        try:
-            yield
-        except ProcessLookupError:
-            raise InfrastructureNotFound(
-                f"Unable to kill process {infrastructure_pid!r}: the process was not found."
-            ) from None
-        except PermissionError:
-            raise InfrastructureNotAvailable(
-                f"Unable to kill process {infrastructure_pid!r}: permission denied."
-            ) from None
+    async def _kill(self, infrastructure_pid: str, grace_seconds: float) -> None:
+        await runner.kill(infrastructure_pid, grace_seconds)
 
     async def _attach(self, infrastructure_pid: str, task_status: TaskStatus[str]) -> ProcessResult:
-        """Wait for a process started elsewhere. Its output went to its launcher
-        and its exit code to its parent, so the status code is -1 (unknown)."""
-        pid = self._check_reachable(infrastructure_pid)
-        if not processes.group_alive(pid):
-            raise InfrastructureNotFound(f"Process {infrastructure_pid!r} was not found.")
-        task_status.started(infrastructure_pid)
-        await processes.wait_for_group_exit(pid)
-        self.logger.info("Process%s (pid %s) has ended.", self._display_name, pid)
+        """Wait for a process run started elsewhere. Its output went to its
+        launcher and its exit code to its parent, so the status code is -1."""
+        named = runner.resolve(infrastructure_pid, "attach")
+        task_status.started(named.identifier)
+        await runner.wait_for_end(named)
+        self.logger.info("Process%s (pid %s) has ended.", self._spec().display_name, named.pid)
         return ProcessResult(
-            identifier=infrastructure_pid,
+            identifier=named.identifier,
             status_code=-1,
             reason="exit code unavailable: the process was started by another launcher",
         )
+
+    if TYPE_CHECKING:  # the faces, with this kind's result type
+
+        def run(self, task_status: TaskStatus[str] | None = None) -> ProcessResult: ...
+
+        async def arun(self, task_status: TaskStatus[str] | None = None) -> ProcessResult: ...
+
+        def attach(
+            self, infrastructure_pid: str, task_status: TaskStatus[str] | None = None
+        ) -> ProcessResult: ...
+
+        async def aattach(
+            self, infrastructure_pid: str, task_status: TaskStatus[str] | None = None
+        ) -> ProcessResult: ...

@@ -1,0 +1,431 @@
+"""Keeping every descendant of a run inside the run, however it tries to leave.
+
+Three mechanisms, strongest first:
+
+- ``cgroup-v2``: each run gets a cgroup of its own. Children land in it because
+  the supervisor steps into it for the instant of the spawn (the child inherits
+  its parent's cgroup, and nothing can leave a cgroup without write access to
+  another one). It is killed with ``cgroup.kill`` and suspended with
+  ``cgroup.freeze``, as container runtimes do.
+- ``cgroup-v1``: the same with the v1 ``freezer`` controller: freeze (so nothing
+  can fork while we look), SIGKILL every member, thaw.
+- ``session``: no cgroup can be used. The run's members are found in /proc: its
+  session and process group, every descendant by parent pid, and every process
+  carrying the run's marker in its environment (set at the start and inherited,
+  so it survives ``setsid``, ``setpgid`` and double forks; only a process that
+  scrubs its own environment and leaves the tree escapes). Members are stopped
+  with SIGSTOP until no new one appears, then killed. A CLI supervisor is also
+  the child subreaper, so orphans of its run are re-parented to it.
+
+``LAUNCHBAY_CONTAINMENT`` (``auto``, ``cgroup``, ``cgroup-v2``, ``cgroup-v1``,
+``session``) forces one; ``auto`` takes the strongest that works here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from typing import Protocol
+
+from launchbay._internal.process import procfs
+
+SESSION_MARKER = "LAUNCHBAY__RUN_TOKEN"
+CHOICES = ("auto", "cgroup", "cgroup-v2", "cgroup-v1", "session")
+CGROUP_DIR = "launchbay"
+_KILL_WAIT_SECONDS = 5.0
+
+
+class ContainmentError(Exception):
+    """A mechanism cannot be used here (or failed)."""
+
+
+class Scope(Protocol):
+    """One run's tree."""
+
+    mechanism: str
+
+    def spawning(self) -> contextlib.AbstractContextManager[None]:
+        """Inside this context, a new child process lands in the scope."""
+
+    def started(self, pid: int, start_ticks: int) -> None:
+        """The leader has started."""
+
+    def members(self) -> list[int]:
+        """Pids of the tree's running processes."""
+
+    def has_members(self) -> bool:
+        """Cheaply: whether anything of the tree may still run."""
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to every member."""
+
+    def kill(self) -> bool:
+        """SIGKILL every member, so that none can fork meanwhile; True when
+        nothing remains."""
+
+    def freeze(self) -> None: ...
+
+    def thaw(self) -> None: ...
+
+    def release(self) -> None:
+        """Free what the scope holds (the cgroup) once the tree is gone."""
+
+    @property
+    def cgroup(self) -> str | None: ...
+
+    @property
+    def token(self) -> str | None: ...
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def _read_pids(path: str) -> list[int]:
+    try:
+        with open(path, "rb") as handle:
+            return [int(pid) for pid in handle.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _wait(condition: object, timeout: float) -> bool:
+    """Poll ``condition()`` (fast at first) until true or ``timeout`` passed."""
+    deadline = time.monotonic() + timeout
+    delay = 0.0005
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return True
+
+
+def _kill_quietly(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signum)
+
+
+# --- cgroups -------------------------------------------------------------------------------
+
+
+def cgroup_mounts() -> tuple[str | None, str | None]:
+    """(cgroup2 mount point, cgroup v1 freezer mount point), from mountinfo."""
+    v2 = freezer = None
+    try:
+        with open("/proc/self/mountinfo") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None, None
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields, extra = left.split(), right.split()
+        if len(fields) < 5 or len(extra) < 3:
+            continue
+        if extra[0] == "cgroup2" and v2 is None:
+            v2 = fields[4]
+        elif extra[0] == "cgroup" and "freezer" in extra[2].split(",") and freezer is None:
+            freezer = fields[4]
+    return v2, freezer
+
+
+class CgroupScope:
+    """A run's cgroup (v2, or v1 freezer)."""
+
+    def __init__(self, path: str, version: int, home: str | None = None) -> None:
+        self.path = path
+        self.version = version
+        self.mechanism = f"cgroup-v{version}"
+        self._home = home  # the supervisor's own cgroup, to step back to
+
+    @property
+    def cgroup(self) -> str | None:
+        return self.path
+
+    @property
+    def token(self) -> str | None:
+        return None
+
+    @contextlib.contextmanager
+    def spawning(self) -> Iterator[None]:
+        assert self._home is not None
+        # v2 moves whole processes; v1 can move just this thread, which is all a
+        # spawn needs (the child inherits the spawning thread's cgroup).
+        if self.version == 2:
+            member, name = str(os.getpid()), "cgroup.procs"
+        else:
+            member, name = str(threading.get_native_id()), "tasks"
+        _write(os.path.join(self.path, name), member)
+        try:
+            yield
+        finally:
+            _write(os.path.join(self._home, name), member)
+
+    def started(self, pid: int, start_ticks: int) -> None:
+        pass
+
+    def members(self) -> list[int]:
+        own = os.getpid()
+        return [pid for pid in _read_pids(os.path.join(self.path, "cgroup.procs")) if pid != own]
+
+    def has_members(self) -> bool:
+        return bool(self.members())
+
+    def signal(self, signum: int) -> None:
+        for pid in self.members():
+            _kill_quietly(pid, signum)
+
+    def kill(self) -> bool:
+        if not os.path.isdir(self.path):
+            return True
+        if self.version == 2 and os.path.exists(os.path.join(self.path, "cgroup.kill")):
+            _write(os.path.join(self.path, "cgroup.kill"), "1")
+        else:
+            self.freeze()
+            try:
+                for pid in self.members():
+                    _kill_quietly(pid, signal.SIGKILL)
+            finally:
+                self.thaw()
+        return _wait(lambda: not self.members(), _KILL_WAIT_SECONDS)
+
+    def freeze(self) -> None:
+        if self.version == 2:
+            _write(os.path.join(self.path, "cgroup.freeze"), "1")
+            return
+        state = os.path.join(self.path, "freezer.state")
+        _write(state, "FROZEN")
+
+        def frozen() -> bool:
+            with open(state) as handle:
+                return handle.read().strip() == "FROZEN"
+
+        if not _wait(frozen, 1.0):
+            _write(state, "FROZEN")  # ask again: FREEZING can need a nudge
+
+    def thaw(self) -> None:
+        if self.version == 2:
+            _write(os.path.join(self.path, "cgroup.freeze"), "0")
+        else:
+            _write(os.path.join(self.path, "freezer.state"), "THAWED")
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            os.rmdir(self.path)
+
+
+class CgroupContainment:
+    """Per-run cgroups under ``<own cgroup>/launchbay/<supervisor>/``."""
+
+    def __init__(self, version: int, mount: str, supervisor: str) -> None:
+        self.version = version
+        self.mechanism = f"cgroup-v{version}"
+        own = procfs.cgroups_of("self").get("" if version == 2 else "freezer")
+        if own is None:
+            raise ContainmentError(f"this process is in no cgroup v{version} hierarchy")
+        self.home = os.path.normpath(mount + own)
+        self.root = os.path.join(self.home, CGROUP_DIR)
+        self.base = os.path.join(self.root, supervisor)
+        self._count = 0
+        try:
+            for path in (self.root, self.base):
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(path)
+            # We must be able to step into a child cgroup and back.
+            probe = self.new_scope()
+            with probe.spawning():
+                pass
+            probe.release()
+        except OSError as exc:
+            raise ContainmentError(f"cannot manage cgroups at {self.base}: {exc.strerror or exc}") from None
+        if version == 2 and not os.path.exists(os.path.join(self.root, "cgroup.freeze")):
+            raise ContainmentError("this kernel's cgroup v2 has no cgroup.freeze")
+
+    def new_scope(self) -> CgroupScope:
+        self._count += 1
+        path = os.path.join(self.base, f"run-{self._count}")
+        os.mkdir(path)
+        return CgroupScope(path, self.version, home=self.home)
+
+    def marker(self, scope: Scope) -> tuple[str, str] | None:
+        return None
+
+
+# --- sessions (no cgroup) ----------------------------------------------------------------------
+
+
+class SessionScope:
+    """A run's tree found in /proc (see the module)."""
+
+    mechanism = "session"
+
+    def __init__(self, token: str, leader: int | None = None, leader_start: int | None = None) -> None:
+        self._token = token
+        self._marker = f"{SESSION_MARKER}={token}".encode()
+        self.leader = leader
+        self.leader_start = leader_start
+
+    @property
+    def cgroup(self) -> str | None:
+        return None
+
+    @property
+    def token(self) -> str | None:
+        return self._token
+
+    @contextlib.contextmanager
+    def spawning(self) -> Iterator[None]:
+        yield
+
+    def started(self, pid: int, start_ticks: int) -> None:
+        self.leader, self.leader_start = pid, start_ticks
+
+    def _leader_valid(self, table: dict[int, procfs.ProcStat]) -> bool:
+        # The leader's pid seeds the search only while it names our leader: a
+        # pid reused after the end would drag a stranger's session in.
+        if self.leader is None:
+            return False
+        stat = table.get(self.leader)
+        return stat is not None and stat.start_ticks == self.leader_start
+
+    def members(self) -> list[int]:
+        table = procfs.snapshot()
+        own = os.getpid()
+        protected = {own, 1}
+        parent = table.get(own)
+        while parent is not None and parent.ppid not in protected and parent.ppid > 0:
+            protected.add(parent.ppid)  # never our own ancestors
+            parent = table.get(parent.ppid)
+        seeds: set[int] = set()
+        if self._leader_valid(table):
+            assert self.leader is not None
+            seeds.add(self.leader)
+            seeds.update(pid for pid, stat in table.items() if self.leader in (stat.sid, stat.pgid))
+        seeds.update(pid for pid in table if pid not in protected and procfs.environ_has(pid, self._marker))
+        children: dict[int, list[int]] = {}
+        for pid, stat in table.items():
+            children.setdefault(stat.ppid, []).append(pid)
+        found, stack = set(), list(seeds)
+        while stack:
+            pid = stack.pop()
+            if pid in found or pid in protected:
+                continue
+            found.add(pid)
+            stack.extend(children.get(pid, ()))
+        return sorted(pid for pid in found if table[pid].running)
+
+    def has_members(self) -> bool:
+        if self.leader is not None:
+            try:
+                os.killpg(self.leader, 0)
+                return True  # the leader's group still has a member
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in procfs.own_children():
+            stat = procfs.read_stat(pid)
+            if stat is not None and stat.running and procfs.environ_has(pid, self._marker):
+                return True
+        return False
+
+    def signal(self, signum: int) -> None:
+        for pid in self.members():
+            _kill_quietly(pid, signum)
+
+    def kill(self) -> bool:
+        stopped: set[int] = set()
+        for _ in range(100):  # stop members until a pass finds no new one
+            new = [pid for pid in self.members() if pid not in stopped]
+            if not new:
+                break
+            for pid in new:
+                _kill_quietly(pid, signal.SIGSTOP)
+            stopped.update(new)
+        for pid in stopped:
+            _kill_quietly(pid, signal.SIGKILL)
+        own = procfs.own_children()
+        for pid in stopped & own:
+            _reap_later(pid)
+        return _wait(lambda: not self.members(), _KILL_WAIT_SECONDS)
+
+    def freeze(self) -> None:
+        self.signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.signal(signal.SIGCONT)
+
+    def release(self) -> None:
+        pass
+
+
+def _reap_later(pid: int) -> None:
+    """Adopted orphans of a run are our children: reap them, so that they do
+    not stay zombies (never a child we did not kill)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        if _wait(lambda: (procfs.read_stat(pid) or procfs.ProcStat(pid, "X", 0, 0, 0, 0)).state in "ZX", 1.0):
+            os.waitpid(pid, os.WNOHANG)
+
+
+class SessionContainment:
+    mechanism = "session"
+
+    def __init__(self, supervisor: str) -> None:
+        self._supervisor = supervisor
+        self._count = 0
+
+    def new_scope(self) -> SessionScope:
+        self._count += 1
+        return SessionScope(f"{self._supervisor}.{self._count}")
+
+    def marker(self, scope: Scope) -> tuple[str, str] | None:
+        assert scope.token is not None
+        return SESSION_MARKER, scope.token
+
+
+Containment = CgroupContainment | SessionContainment
+
+_lock = threading.Lock()
+_chosen: dict[str, Containment] = {}
+
+
+def select(setting: str, supervisor: str) -> Containment:
+    """The containment for ``setting`` in this process (chosen once per setting)."""
+    with _lock:
+        found = _chosen.get(setting)
+        if found is None:
+            found = _chosen[setting] = _choose(setting, supervisor)
+        return found
+
+
+def _choose(setting: str, supervisor: str) -> Containment:
+    if setting not in CHOICES:
+        raise ContainmentError(f"LAUNCHBAY_CONTAINMENT={setting!r}: use one of {', '.join(CHOICES)}")
+    if setting == "session":
+        return SessionContainment(supervisor)
+    v2, freezer = cgroup_mounts()
+    wanted = {"auto": (2, 1), "cgroup": (2, 1), "cgroup-v2": (2,), "cgroup-v1": (1,)}[setting]
+    problems = []
+    for version in wanted:
+        mount = v2 if version == 2 else freezer
+        if mount is None:
+            problems.append(f"no cgroup v{version}{'' if version == 2 else ' freezer'} hierarchy is mounted")
+            continue
+        try:
+            return CgroupContainment(version, mount, supervisor)
+        except ContainmentError as exc:
+            problems.append(str(exc))
+    if setting == "auto":
+        return SessionContainment(supervisor)
+    raise ContainmentError(f"LAUNCHBAY_CONTAINMENT={setting}: " + "; ".join(problems))
+
+
+def scope_for(mechanism: str, cgroup: str | None, token: str | None, pid: int, start_ticks: int) -> Scope:
+    """The scope of a run another process supervises, from its registry entry."""
+    if mechanism.startswith("cgroup") and cgroup:
+        return CgroupScope(cgroup, 2 if mechanism == "cgroup-v2" else 1)
+    scope = SessionScope(token or "", pid, start_ticks)
+    return scope

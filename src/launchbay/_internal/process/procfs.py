@@ -1,0 +1,107 @@
+"""What /proc says about processes, each file read once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ProcStat:
+    pid: int
+    state: str
+    ppid: int
+    pgid: int
+    sid: int
+    start_ticks: int  # clock ticks after boot: with the pid, names one process
+
+    @property
+    def running(self) -> bool:
+        """Alive and not a zombie waiting for its parent."""
+        return self.state not in ("Z", "X")
+
+
+def read_stat(pid: int) -> ProcStat | None:
+    """A process's stat line, read once; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after
+    # its last ")".
+    fields = data[data.rfind(b")") + 2 :].split()
+    try:
+        return ProcStat(
+            pid=pid,
+            state=fields[0].decode(),
+            ppid=int(fields[1]),
+            pgid=int(fields[2]),
+            sid=int(fields[3]),
+            start_ticks=int(fields[19]),
+        )
+    except (IndexError, ValueError):
+        return None
+
+
+def pids() -> Iterator[int]:
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            yield int(entry.name)
+
+
+def snapshot() -> dict[int, ProcStat]:
+    """Every live process, by pid."""
+    table = {}
+    for pid in pids():
+        stat = read_stat(pid)
+        if stat is not None:
+            table[pid] = stat
+    return table
+
+
+def environ_has(pid: int, entry: bytes) -> bool:
+    """Whether the process was started with ``entry`` (``KEY=value``) in its
+    environment; False when it cannot be read (another user's, or gone)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return False
+    return (b"\0" + entry + b"\0") in (b"\0" + data)
+
+
+def own_children() -> set[int]:
+    """The pids of this process's children (adopted orphans included)."""
+    children: set[int] = set()
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return children
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/children", "rb") as handle:
+                children.update(int(pid) for pid in handle.read().split())
+        except OSError:
+            continue
+    return children
+
+
+def cgroups_of(pid: int | str) -> dict[str, str]:
+    """The process's cgroup per hierarchy: ``{"": "/a/b"}`` for cgroup v2 and
+    ``{"freezer": "/x"}`` for v1 controllers."""
+    found: dict[str, str] = {}
+    try:
+        with open(f"/proc/{pid}/cgroup") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if not controllers:
+            found[""] = path
+        for controller in controllers.split(","):
+            if controller:
+                found[controller] = path
+    return found

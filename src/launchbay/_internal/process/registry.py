@@ -1,0 +1,133 @@
+"""Live runs on this machine, one small file each, so that any process of the
+same user (or root) can tell a launchbay run from any other process.
+
+A run's file is ``<runtime dir>/runs/<pid>@<start ticks>``, written by its
+supervisor right after the start and removed at the end. It holds what is
+needed to reach the whole tree from another process (the containment, the
+cgroup or the session token) and what to clean up if the supervisor dies (the
+temporary directory). The pid and start time together name one process, so a
+file left behind by a crash can never vouch for a process that reused its pid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+_RUNS = "runs"
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    pid: int
+    start_ticks: int
+    supervisor: str  # "<pid>@<start ticks>" of the process that watches the run
+    containment: str  # "cgroup-v2", "cgroup-v1" or "session"
+    cgroup: str | None  # the run's cgroup directory (cgroup containment)
+    token: str | None  # the session marker's value (session containment)
+    workdir: str | None  # a temporary working directory to remove at the end
+
+    @property
+    def key(self) -> str:
+        return f"{self.pid}@{self.start_ticks}"
+
+
+def runtime_dir(uid: int | None = None) -> str:
+    """``/tmp/launchbay-<uid>``: the same for every shell of a user (TMPDIR and
+    XDG_RUNTIME_DIR vary between sessions, cron and ssh), owner-only."""
+    return f"/tmp/launchbay-{os.getuid() if uid is None else uid}"
+
+
+def _runs_dir(uid: int | None = None, create: bool = False) -> str | None:
+    base = runtime_dir(uid)
+    runs = os.path.join(base, _RUNS)
+    if create:
+        for path in (base, runs):
+            try:
+                os.mkdir(path, 0o700)
+            except FileExistsError:
+                pass
+    try:
+        info = os.lstat(base)
+    except OSError:
+        return None
+    # Never trust a directory someone else could have planted in /tmp.
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != (os.getuid() if uid is None else uid):
+        return None
+    if info.st_mode & 0o077 and create:
+        os.chmod(base, 0o700)
+    return runs
+
+
+class Registry:
+    """The runs this process supervises, written as files (see the module)."""
+
+    def __init__(self) -> None:
+        self._dir: str | None = None
+
+    def add(self, entry: RunEntry) -> None:
+        if self._dir is None:
+            self._dir = _runs_dir(create=True)
+            if self._dir is None:
+                return  # /tmp is unusable: runs work, other shells can't verify them
+        data = json.dumps(asdict(entry), separators=(",", ":")).encode()
+        path = os.path.join(self._dir, entry.key)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+    def remove(self, entry: RunEntry) -> None:
+        if self._dir is None:
+            return
+        try:
+            os.unlink(os.path.join(self._dir, entry.key))
+        except OSError:
+            pass
+
+
+REGISTRY = Registry()
+
+
+def _parse(path: str) -> RunEntry | None:
+    try:
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read())
+        return RunEntry(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def entries_for(pid: int, uid: int | None = None) -> list[RunEntry]:
+    """The entries of runs whose leader had ``pid`` (one, or stale ones a
+    crashed supervisor left: the start time tells them apart)."""
+    runs = _runs_dir(uid)
+    if runs is None:
+        return []
+    prefix = f"{pid}@"
+    try:
+        names = [name for name in os.listdir(runs) if name.startswith(prefix)]
+    except OSError:
+        return []
+    return [entry for name in names if (entry := _parse(os.path.join(runs, name)))]
+
+
+def entries(uid: int | None = None) -> Iterator[tuple[str, RunEntry | None]]:
+    """Every (file path, entry) in the registry; an unreadable file gives None."""
+    runs = _runs_dir(uid)
+    if runs is None:
+        return
+    try:
+        names = os.listdir(runs)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(runs, name)
+        yield path, _parse(path)

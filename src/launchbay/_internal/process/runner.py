@@ -1,0 +1,602 @@
+"""Starting, watching and stopping a local process run, without a thread per run.
+
+A run's process leads a session of its own and is started inside the run's
+containment scope (see ``containment``), so that every descendant belongs to
+the run. Its id, ``HOST:PID@START``, carries the process's start time: with the
+registry file the supervisor keeps for it, any process can check that an id
+still names that very run before signalling anything.
+
+Each wait comes twice: ``async`` for the event loop (many runs, one thread,
+pidfds) and ``*_blocking`` for sync callers with one run, who need no event
+loop at all. The stop sequence is written once, as a generator of sleeps that
+both drive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Generator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from launchbay._internal import pids
+from launchbay._internal.exits import ExitReason, signal_name
+from launchbay._internal.process import containment, procfs
+from launchbay._internal.process.registry import REGISTRY, RunEntry, entries_for
+from launchbay._internal.process.spec import ProcessSpec, display_name
+from launchbay._internal.process.watchdog import WATCHDOG, process_key
+from launchbay._internal.process.workdir import working_directory
+from launchbay._internal.stopping import Escalated, StopRequest, current_stop_request
+from launchbay.exceptions import InfrastructureError, InfrastructureNotAvailable, InfrastructureNotFound
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskStatus
+
+    from launchbay._internal.output import OutputRelay
+
+CONTAINMENT_ENV = "LAUNCHBAY_CONTAINMENT"
+
+# Liveness polls start fast (a process that exits on SIGTERM is seen within
+# milliseconds) and back off to at most once a second.
+_FIRST_POLL_SECONDS = 0.002
+_MAX_POLL_SECONDS = 1.0
+
+_WINDOWS_CTRL_C_STATUS = 0xC000013A
+
+_EXIT_HINTS = {
+    -signal.SIGKILL: "This indicates that the process exited due to a SIGKILL signal. "
+    "Typically, this is either caused by manual cancellation or high memory usage "
+    "causing the operating system to terminate the process.",
+    -signal.SIGTERM: "This indicates that the process exited due to a SIGTERM signal. "
+    "Typically, this is caused by manual cancellation.",
+    247: "This indicates that the process was terminated due to high memory usage.",
+    _WINDOWS_CTRL_C_STATUS: "Process was terminated due to a Ctrl+C or Ctrl+Break signal. "
+    "Typically, this is caused by manual cancellation.",
+}
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a process run ended, for the block to wrap in its result."""
+
+    identifier: str
+    status_code: int
+    reason: str | None
+    exit_reason: ExitReason
+
+
+# --- the supervising process ----------------------------------------------------------------
+
+
+class Supervisor:
+    """This process as the supervisor of its runs: its own id, and the
+    containment it uses (chosen once per setting)."""
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._key = ""
+        self.host = ""
+
+    @property
+    def key(self) -> str:
+        if self._pid != os.getpid():  # first use, or a forked child
+            self._pid = os.getpid()
+            self._key = process_key(self._pid) or f"{self._pid}@0"
+            self.host = socket.gethostname()
+        return self._key
+
+    def containment(self) -> containment.Containment:
+        setting = os.environ.get(CONTAINMENT_ENV, "auto").strip().lower() or "auto"
+        try:
+            return containment.select(setting, self.key)
+        except containment.ContainmentError as exc:
+            raise InfrastructureError(str(exc)) from None
+
+
+SUPERVISOR = Supervisor()
+
+# The scopes of the runs this process is watching now (for job control).
+ACTIVE_SCOPES: set[containment.Scope] = set()
+
+
+def containment_in_effect() -> str:
+    """The mechanism runs started now would use (``launchbay info``)."""
+    return SUPERVISOR.containment().mechanism
+
+
+# --- start and end -----------------------------------------------------------------------
+
+
+def spawn(
+    command: tuple[str, ...], cwd: str, env: dict[str, str] | None, stdout: int, stderr: int
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` (never through a shell) as the leader of a new
+    session; failures become InfrastructureErrors with the CLI's exit codes."""
+    if not command or not command[0]:
+        raise InfrastructureError("The command is empty: nothing to run.", exit_code=2)
+    kwargs: dict[str, Any] = {}
+    if sys.platform == "win32":
+        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+    else:
+        # Its own session: the terminal's Ctrl+C reaches launchbay, which
+        # decides what to do, and the tree can be signalled apart from us.
+        kwargs["start_new_session"] = True
+    try:
+        return subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=stdout, stderr=stderr, close_fds=True, **kwargs
+        )
+    except FileNotFoundError as exc:
+        if not os.path.isdir(cwd):
+            problem = "is not a directory" if os.path.exists(cwd) else "does not exist"
+            raise InfrastructureError(f"Working directory {cwd!r} {problem}.") from None
+        raise InfrastructureError(
+            f"Command not found: {command[0]!r} ({exc.strerror}).", exit_code=127
+        ) from None
+    except NotADirectoryError:
+        raise InfrastructureError(f"Working directory {cwd!r} is not a directory.") from None
+    except PermissionError as exc:
+        if not os.access(cwd, os.X_OK):
+            raise InfrastructureError(f"Working directory {cwd!r}: permission denied.") from None
+        raise InfrastructureError(f"Cannot execute {command[0]!r}: {exc.strerror}.", exit_code=126) from None
+    except OSError as exc:
+        import errno
+
+        if exc.errno == errno.EMFILE:
+            raise InfrastructureError(
+                "Too many open files to start another run: raise the limit with "
+                "`ulimit -n` or launchbay.raise_open_file_limit()."
+            ) from None
+        raise InfrastructureError(f"Cannot start {command[0]!r}: {exc.strerror or exc}.") from None
+
+
+class _Run:
+    """One run's life, shared by the async and the blocking paths: start it in
+    its scope, register it, and at the end stop what is left of its tree."""
+
+    def __init__(self, spec: ProcessSpec, logger: logging.Logger) -> None:
+        self.spec = spec
+        self.logger = logger
+        self.stack = ExitStack()
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.entry: RunEntry | None = None
+        self.identifier = ""
+        self.stopped_by: ExitReason | None = None  # set when launchbay stopped it
+
+    def start(self, stdout: int, stderr: int) -> subprocess.Popen[bytes]:
+        supervisor_key = SUPERVISOR.key
+        chosen = SUPERVISOR.containment()
+        WATCHDOG.ensure(supervisor_key)
+        try:
+            cwd, temporary = working_directory(self.stack, self.spec.working_dir, supervisor_key)
+            scope = self.scope = chosen.new_scope()
+            self.stack.callback(scope.release)
+            marker = chosen.marker(scope)
+            self._watch_key = scope.cgroup or scope.token or ""
+            WATCHDOG.send(
+                "+",
+                {
+                    "key": self._watch_key,
+                    "containment": scope.mechanism,
+                    "cgroup": scope.cgroup,
+                    "token": scope.token,
+                    "workdir": temporary,
+                },
+            )
+            self.stack.callback(WATCHDOG.send, "-", self._watch_key)
+            env = self.spec.environment(dict([marker]) if marker else None)
+            self.logger.info("Opening process%s...", self.spec.display_name)
+            with scope.spawning():
+                popen = spawn(self.spec.command, cwd, env, stdout, stderr)
+        except BaseException:
+            self.stack.close()
+            raise
+        self.popen = popen
+        stat = procfs.read_stat(popen.pid)
+        start_ticks = stat.start_ticks if stat is not None else 0
+        scope.started(popen.pid, start_ticks)
+        self.entry = RunEntry(
+            pid=popen.pid,
+            start_ticks=start_ticks,
+            supervisor=supervisor_key,
+            containment=scope.mechanism,
+            cgroup=scope.cgroup,
+            token=scope.token,
+            workdir=temporary,
+        )
+        REGISTRY.add(self.entry)
+        WATCHDOG.send("=", {"key": self._watch_key, "pid": popen.pid, "start": start_ticks})
+        ACTIVE_SCOPES.add(scope)
+        # HOST:PID, as the reference writes it; the registry file (keyed by pid
+        # and start time) is what proves the pid still names this run.
+        self.identifier = str(pids.ProcessPid(SUPERVISOR.host, popen.pid, None))
+        return popen
+
+    def finish(self) -> None:
+        """The run has ended: whatever of its tree still runs is stopped (a run
+        leaves nothing behind), then its scope, registry file and directory go."""
+        try:
+            if self.popen is not None:
+                self.popen.poll()
+                if self.scope.has_members():
+                    self.scope.kill()
+                self.popen.wait()
+        finally:
+            ACTIVE_SCOPES.discard(self.scope)
+            if self.entry is not None:
+                REGISTRY.remove(self.entry)
+            self.stack.close()
+
+    def outcome(self, returncode: int) -> RunOutcome:
+        log_exit(self.logger, self.spec.name, returncode)
+        reason = exit_reason_text(returncode)
+        kind = self.stopped_by or (ExitReason.SIGNALED if returncode < 0 else ExitReason.EXITED)
+        if self.stopped_by is ExitReason.TIMED_OUT:
+            reason = f"timed out after {self.spec.timeout_seconds:g} s"
+        return RunOutcome(self.identifier, returncode, reason, kind)
+
+
+# --- the stop sequence, written once --------------------------------------------------------
+
+
+def _poll_cap(timeout: float | None) -> float:
+    return _MAX_POLL_SECONDS if timeout is None else min(_MAX_POLL_SECONDS, max(timeout / 10, 0.01))
+
+
+Steps = Generator[float, None, bool]
+
+
+def stop_steps(
+    scope: containment.Scope,
+    signum: int,
+    grace_seconds: float,
+    reap: Callable[[], object] | None = None,
+) -> Steps:
+    """Send ``signum`` to the whole tree, give it ``grace_seconds`` to go, then
+    kill what remains. Yields how long to sleep before looking again; returns
+    True when nothing of the tree remains."""
+    scope.signal(signum)
+    deadline = time.monotonic() + grace_seconds
+    delay, cap = _FIRST_POLL_SECONDS, _poll_cap(grace_seconds)
+    while True:
+        if reap is not None:
+            reap()  # our own leader: a zombie must not count as alive
+        if not scope.has_members():
+            break
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        yield min(delay, remaining)
+        delay = min(delay * 2, cap)
+    return scope.kill()
+
+
+async def drive_async(steps: Steps, request: StopRequest | None = None) -> bool:
+    """Run ``steps`` on the event loop; an escalated ``request`` cuts the
+    grace short (the generator is closed and the caller kills)."""
+    import anyio
+
+    try:
+        while True:
+            delay = next(steps)
+            if request is None:
+                await anyio.sleep(delay)
+            else:
+                await request.sleep_unless_escalated(delay)
+    except StopIteration as done:
+        return bool(done.value)
+
+
+def drive_blocking(steps: Steps) -> bool:
+    try:
+        while True:
+            time.sleep(next(steps))
+    except StopIteration as done:
+        return bool(done.value)
+
+
+def _stop_own_run_blocking(run: _Run, reason: ExitReason, request: StopRequest) -> None:
+    """Stop a run we started (cancelled, interrupted, timed out); a second
+    interrupt during the grace kills the tree at once: never abandoned."""
+    assert run.popen is not None
+    if run.stopped_by is None:
+        run.stopped_by = reason
+    popen = run.popen
+    if popen.poll() is not None and not run.scope.has_members():
+        return
+    if reason is ExitReason.CANCELLED:
+        run.logger.warning("Run cancelled: stopping process%s (pid %s)", run.spec.display_name, popen.pid)
+    try:
+        drive_blocking(stop_steps(run.scope, request.signum, request.grace_seconds, popen.poll))
+    except BaseException:
+        run.scope.kill()
+        raise
+
+
+async def _stop_own_run(run: _Run, reason: ExitReason, request: StopRequest) -> None:
+    import anyio
+
+    assert run.popen is not None
+    if run.stopped_by is None:
+        run.stopped_by = reason
+    popen = run.popen
+    if popen.poll() is not None and not run.scope.has_members():
+        return
+    if reason is ExitReason.CANCELLED:
+        run.logger.warning("Run cancelled: stopping process%s (pid %s)", run.spec.display_name, popen.pid)
+    with anyio.CancelScope(shield=True):
+        try:
+            steps = stop_steps(run.scope, request.signum, request.grace_seconds, popen.poll)
+            await drive_async(steps, request)
+        except Escalated:
+            run.scope.kill()  # a second signal: no more grace
+        except BaseException:
+            run.scope.kill()  # interrupted again (a second Ctrl+C): never abandon the tree
+            raise
+
+
+# --- waiting ---------------------------------------------------------------------------------
+
+
+async def wait_for_exit(popen: subprocess.Popen[bytes]) -> int:
+    """Wait for a child to exit and reap it; returns Popen's returncode
+    (negative signal number when killed by a signal).
+
+    On Linux the event loop watches a pidfd, so any number of children are
+    waited on by the loop's one thread.
+    """
+    import anyio
+
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is not None and popen.returncode is None:
+        try:
+            pidfd = pidfd_open(popen.pid)
+        except OSError:
+            pidfd = None
+        if pidfd is not None:
+            try:
+                await anyio.wait_readable(pidfd)
+            finally:
+                os.close(pidfd)
+            return popen.wait()
+    delay = _FIRST_POLL_SECONDS
+    while (returncode := popen.poll()) is None:
+        await anyio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    return returncode
+
+
+# --- a whole run --------------------------------------------------------------------------------
+
+
+async def run(
+    spec: ProcessSpec,
+    task_status: TaskStatus[str],
+    logger: logging.Logger,
+    relay: OutputRelay,
+) -> RunOutcome:
+    """A whole run on the event loop: start, report the id, wait (for the
+    output too), and stop the tree if cancelled or timed out."""
+    import anyio
+
+    current = _Run(spec, logger)
+    popen = current.start(relay.stdout_target, relay.stderr_target)
+    try:
+        task_status.started(current.identifier)
+        async with anyio.create_task_group() as tg:
+            relay.start(tg, popen)
+            with anyio.move_on_after(spec.timeout_seconds) as timer:
+                returncode = await wait_for_exit(popen)
+            if timer.cancelled_caught:
+                await _stop_own_run(current, ExitReason.TIMED_OUT, current_stop_request())
+                returncode = popen.wait()
+            await relay.drain_after_exit(current.scope.has_members)
+    except BaseException:
+        await _stop_own_run(current, ExitReason.CANCELLED, current_stop_request())
+        current.finish()
+        raise
+    current.finish()
+    return current.outcome(returncode)
+
+
+Waiter = Callable[["_Run"], int]
+
+
+def run_blocking(
+    spec: ProcessSpec,
+    *,
+    logger: logging.Logger,
+    output_fds: tuple[int, int] | None,
+    on_started: Callable[[str], None] | None = None,
+    waiter: Callable[[subprocess.Popen[bytes], containment.Scope], int] | None = None,
+) -> RunOutcome:
+    """A whole run without an event loop: start, report the id, wait, log the
+    end. ``output_fds`` are where the child writes (``direct_output_fds()``),
+    None to discard its output. ``waiter`` replaces the plain wait (the CLI's
+    signal loop).
+
+    Interrupted while waiting (Ctrl+C, an exception from ``on_started`` or a
+    signal handler), it stops the whole tree before re-raising, like a
+    cancelled async run.
+    """
+    stdout, stderr = output_fds if output_fds is not None else (subprocess.DEVNULL,) * 2
+    current = _Run(spec, logger)
+    popen = current.start(stdout, stderr)
+    try:
+        if on_started is not None:
+            on_started(current.identifier)
+        if waiter is not None:
+            returncode = waiter(popen, current.scope)
+        elif spec.timeout_seconds is None:
+            returncode = popen.wait()
+        else:
+            try:
+                returncode = popen.wait(timeout=spec.timeout_seconds)
+            except subprocess.TimeoutExpired:
+                _stop_own_run_blocking(current, ExitReason.TIMED_OUT, current_stop_request())
+                returncode = popen.wait()
+    except BaseException:
+        _stop_own_run_blocking(current, ExitReason.CANCELLED, current_stop_request())
+        current.finish()
+        raise
+    current.finish()
+    return current.outcome(returncode)
+
+
+# --- exits -----------------------------------------------------------------------------------------
+
+
+def exit_reason_text(returncode: int) -> str | None:
+    if returncode < 0:
+        return signal_name(-returncode)
+    if returncode == 247:
+        return "terminated due to high memory usage"
+    return None
+
+
+def log_exit(logger: logging.Logger, name: str | None, returncode: int) -> None:
+    shown = display_name(name)
+    if returncode == 0:
+        logger.info("Process%s exited cleanly.", shown)
+        return
+    message = f"Process{shown} exited with status code: {returncode}"
+    hint = _EXIT_HINTS.get(returncode)
+    if hint is None and returncode < 0:
+        hint = f"This indicates that the process exited due to a {signal_name(-returncode)} signal."
+    logger.error(f"{message}; {hint}" if hint else message)
+
+
+def direct_output_fds() -> tuple[int, int] | None:
+    """Our stdout and stderr file descriptors, flushed, when both have one (the
+    child then writes to them directly); None when either is a Python object
+    without one and the output must be copied over."""
+    fds = []
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            return None
+        fds.append(fd)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return fds[0], fds[1]
+
+
+# --- runs named by their id (kill, attach; any process) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class NamedRun:
+    """A live run, verified from its id."""
+
+    identifier: str
+    pid: int
+    start_ticks: int
+    scope: containment.Scope
+    leader_alive: bool
+
+
+def resolve(infrastructure_pid: str, action: str = "reach") -> NamedRun:
+    """The run an id names, checked: same host, a pid in range, the very
+    process that was started (its start time), and a launchbay run (its
+    registry file). Anything else raises, and nothing has been signalled."""
+    parsed = pids.parse_process_pid(infrastructure_pid)
+    local = socket.gethostname()
+    if parsed.host != local:
+        raise InfrastructureNotAvailable(
+            f"Unable to {action} process {infrastructure_pid!r}: it runs on host {parsed.host!r}, "
+            f"and this is {local!r}."
+        )
+
+    def not_found(why: str) -> InfrastructureNotFound:
+        return InfrastructureNotFound(f"Process {infrastructure_pid!r} was not found: {why}.")
+
+    if parsed.pid in (os.getpid(), os.getpgrp(), os.getsid(0)):
+        raise not_found("that is launchbay itself")
+    stat = procfs.read_stat(parsed.pid)
+    uids = {os.getuid()}
+    owner = _owner(parsed.pid)
+    if owner is not None:
+        uids.add(owner)
+    candidates = [entry for uid in uids for entry in entries_for(parsed.pid, uid)]
+    if parsed.start_ticks is not None:
+        candidates = [entry for entry in candidates if entry.start_ticks == parsed.start_ticks]
+    # The live process is the run's leader only if it started when the run did:
+    # otherwise the kernel has given its pid to a newcomer.
+    leader = next(
+        (entry for entry in candidates if stat is not None and stat.start_ticks == entry.start_ticks), None
+    )
+    if leader is None and stat is not None and stat.running:
+        raise not_found("that process is not a launchbay run")
+    entry = leader or next(iter(candidates), None)
+    if entry is None:
+        raise not_found("no such run is running")
+    scope = containment.scope_for(entry.containment, entry.cgroup, entry.token, entry.pid, entry.start_ticks)
+    alive = leader is not None and stat is not None and stat.running
+    if not alive and not scope.members():
+        raise not_found("the run has ended")
+    return NamedRun(infrastructure_pid, parsed.pid, entry.start_ticks, scope, alive)
+
+
+def _owner(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def _kill_errors(infrastructure_pid: str) -> Any:
+    try:
+        yield
+    except PermissionError:
+        raise InfrastructureNotAvailable(
+            f"Unable to kill process {infrastructure_pid!r}: permission denied."
+        ) from None
+
+
+def _kill_result(named: NamedRun, infrastructure_pid: str, gone: bool) -> None:
+    if not gone:
+        remaining = named.scope.members()
+        if remaining:
+            raise InfrastructureError(
+                f"Process {infrastructure_pid!r} was signalled but {len(remaining)} of its "
+                f"processes remain (pids {', '.join(map(str, remaining[:10]))})."
+            )
+
+
+def kill_blocking(infrastructure_pid: str, grace_seconds: float) -> None:
+    """Stop the run an id names: SIGTERM to its whole tree, SIGKILL to what is
+    left after ``grace_seconds``. Returns only when nothing of it remains."""
+    named = resolve(infrastructure_pid, "kill")
+    with _kill_errors(infrastructure_pid):
+        gone = drive_blocking(stop_steps(named.scope, signal.SIGTERM, grace_seconds))
+    _kill_result(named, infrastructure_pid, gone)
+
+
+async def kill(infrastructure_pid: str, grace_seconds: float) -> None:
+    named = resolve(infrastructure_pid, "kill")
+    with _kill_errors(infrastructure_pid):
+        gone = await drive_async(stop_steps(named.scope, signal.SIGTERM, grace_seconds))
+    _kill_result(named, infrastructure_pid, gone)
+
+
+async def wait_for_end(named: NamedRun) -> None:
+    """Until nothing of a run started elsewhere remains."""
+    import anyio
+
+    delay = _FIRST_POLL_SECONDS
+    while named.scope.has_members() or (
+        (stat := procfs.read_stat(named.pid)) is not None
+        and stat.running
+        and stat.start_ticks == named.start_ticks
+    ):
+        await anyio.sleep(delay)
+        delay = min(delay * 2, _MAX_POLL_SECONDS)

@@ -1,0 +1,69 @@
+"""What a process run will be: built from a ``Process`` block, pure and frozen
+(nothing is started or read from the machine here but ``os.environ``)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from launchbay._internal.process.workdir import resolve
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    command: tuple[str, ...]
+    # What launchbay sets on top of the inherited environment (None removes).
+    overrides: tuple[tuple[str, str | None], ...]
+    working_dir: str | None  # absolute; None: a fresh temporary directory
+    stream_output: bool
+    name: str | None
+    timeout_seconds: float | None = None
+
+    def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str] | None:
+        """The child's whole environment: ours, overridden by ``overrides`` then
+        ``extra``; None when nothing changes it (the child inherits ours as is,
+        which spares copying and encoding it)."""
+        if not self.overrides and not extra:
+            return None
+        merged: dict[str, str | None] = dict(os.environ)
+        merged.update(self.overrides)
+        if extra:
+            merged.update(extra)
+        return {key: value for key, value in merged.items() if value is not None}
+
+    @property
+    def display_name(self) -> str:
+        return display_name(self.name)
+
+    def preview(self) -> str:
+        """One ``KEY=value \\`` line per variable launchbay sets, then the command."""
+        lines = [f"{key}={shlex.quote(value)} \\" for key, value in self.overrides if value is not None]
+        lines.append(shlex.join(self.command))
+        return "\n".join(lines)
+
+
+def display_name(name: str | None) -> str:
+    return f" {name!r}" if name else ""
+
+
+def build_spec(
+    command: list[str] | tuple[str, ...] | None,
+    *,
+    base_environment: Mapping[str, str],
+    env: Mapping[str, str | None],
+    working_dir: str | os.PathLike[str] | None,
+    stream_output: bool,
+    name: str | None,
+    timeout_seconds: float | None = None,
+) -> ProcessSpec:
+    overrides = {**base_environment, **env}
+    return ProcessSpec(
+        command=tuple(command or ()),
+        overrides=tuple(overrides.items()),
+        working_dir=resolve(working_dir),
+        stream_output=stream_output,
+        name=name,
+        timeout_seconds=timeout_seconds,
+    )
