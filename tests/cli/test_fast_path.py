@@ -76,7 +76,7 @@ def _sample(flag: Flag) -> tuple[list[str], object]:
     """Values to give ``flag`` on a command line, and the value they parse to."""
     if flag.form == SWITCH:
         return [], True
-    text = {str: "some=value", Path: "/tmp/some dir", int: "7"}[flag.value_type]
+    text = {str: "some=value", Path: "/tmp/some dir", int: "7", float: "2.5"}[flag.value_type]
     if flag.form == REPEATED:
         return [text, "other=value"], [flag.value_type(text), flag.value_type("other=value")]
     return [text], flag.value_type(text)

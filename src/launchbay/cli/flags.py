@@ -61,7 +61,7 @@ class Flag:
         help: str,
         panel: str | None = None,
         metavar: str | None = None,
-        value_type: type[str] | type[Path] | type[int] = str,
+        value_type: type[str] | type[Path] | type[int] | type[float] = str,
         kinds: tuple[str, ...] = EVERY_KIND,
         field: str | None = None,
         commands: tuple[str, ...] = INFRA_COMMANDS,
@@ -184,6 +184,26 @@ FLAGS: tuple[Flag, ...] = (
         help="Do not relay the run's output.",
         panel=COMMON_PANEL,
         field="stream_output",
+        fast=True,
+    ),
+    Flag(
+        "timeout",
+        form=VALUE,
+        value_type=float,
+        metavar="SECONDS",
+        help="Stop the run once it has run this long; its result says timed_out.",
+        panel=COMMON_PANEL,
+        field="timeout_seconds",
+        fast=True,
+    ),
+    Flag(
+        "grace",
+        form=VALUE,
+        value_type=float,
+        metavar="SECONDS",
+        help="Seconds a run stopped by a signal or a timeout gets before it is killed (default: 10).",
+        panel=COMMON_PANEL,
+        commands=(RUN,),
         fast=True,
     ),
     Flag(
@@ -378,6 +398,8 @@ class ParsedFlags:
     flow: str | None
     param: list[str]
     no_stream: bool
+    timeout: float | None
+    grace: float | None
     working_dir: Path | None
     pull: str | None
     volume: list[str]

@@ -68,6 +68,13 @@ class Infrastructure(Block):
     labels: dict[str, str] = Field(default_factory=dict, description="Metadata labels.")
     name: str | None = Field(default=None, description="Name given to the infrastructure.")
     command: list[str] | None = Field(default=None, description="The command to run.")
+    timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Stop the run once it has run this long (a process tree: SIGTERM, then "
+        "SIGKILL after the grace; a container: stop; a Job: activeDeadlineSeconds and deletion); "
+        "its result then says timed_out.",
+    )
 
     @property
     def logger(self) -> logging.Logger:

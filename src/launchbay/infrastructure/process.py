@@ -39,12 +39,6 @@ class Process(Infrastructure):
         default=None,
         description="Directory to run in; a fresh temporary directory (removed afterwards) if unset.",
     )
-    timeout_seconds: float | None = Field(
-        default=None,
-        gt=0,
-        description="Stop the run (its whole tree: SIGTERM, then SIGKILL after the grace) "
-        "once it has run this long; its result then says timed_out.",
-    )
 
     @classmethod
     def _base_flow_run_command(cls) -> list[str]:
