@@ -19,7 +19,7 @@ from launchbay.cli.parameters import with_flags
 def _arguments(flag: Flag, spelling: str) -> tuple[list[str], object]:
     if flag.form == SWITCH:
         return [spelling], True
-    text = {str: "some=value", Path: "/tmp/some dir", int: "7"}[flag.value_type]
+    text = {str: "some=value", Path: "/tmp/some dir", int: "7", float: "2.5"}[flag.value_type]
     if flag.form == REPEATED:
         return [spelling, text, spelling, text], [flag.value_type(text)] * 2
     return [spelling, text], flag.value_type(text)
