@@ -21,11 +21,11 @@ def _full_cli_process(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> Any:
     """The Process the typer CLI builds for ``argv`` (without running it)."""
     built: list[Any] = []
 
-    def capture(infrastructure: Any, *, quiet: bool) -> Any:
+    def capture(infrastructure: Any, *, quiet: bool, grace_seconds: float) -> Any:
         built.append((infrastructure, quiet))
         raise typer.Exit(0)
 
-    monkeypatch.setattr(app_module, "_run_with_signals", capture)
+    monkeypatch.setattr(app_module, "run_infrastructure", capture)
     with pytest.raises(SystemExit):
         app_module.build_app()(args=argv, prog_name="launchbay")
     return built[0]

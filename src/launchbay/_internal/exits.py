@@ -56,16 +56,16 @@ def signal_number(name: str) -> int | None:
         return None
 
 
-def shell_exit_code(status_code: int, reason: str | None = None) -> int:
-    """A run's status code as a shell exit code: a status above 255 is 1, and a
-    run that died of signal N (``reason`` names it) is 128+N, as shells say."""
+TIMED_OUT_EXIT_CODE = 124  # as timeout(1) exits
+
+
+def shell_exit_code(status_code: int, reason: str | None = None, exit_reason: str | None = None) -> int:
+    """A run's status code as a shell exit code: a status above 255 is 1, a run
+    that died of signal N (``reason`` names it) is 128+N as shells say, a run
+    stopped by its timeout 124 as ``timeout`` says; an unknown status (-1) is 1."""
+    if exit_reason == ExitReason.TIMED_OUT:
+        return TIMED_OUT_EXIT_CODE
     if status_code >= 0:
         return status_code if status_code <= 255 else 1
     number = signal_number(reason or "")
-    if number is None and status_code < 0:
-        # a process's returncode: -N for signal N
-        try:
-            number = int(signal.Signals(-status_code))
-        except ValueError:
-            number = None
     return 128 + number if number is not None else 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import sys
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
@@ -14,11 +12,10 @@ from launchbay.cli.build import build_infrastructure, load_infrastructure_block
 from launchbay.cli.exit_codes import exit_code_for
 from launchbay.cli.flags import PREVIEW, RUN, ParsedFlags
 from launchbay.cli.parameters import with_flags
+from launchbay.cli.supervise import Interrupted, check_grace, run_infrastructure
 
 if TYPE_CHECKING:
-    from anyio.abc import TaskStatus
-
-    from launchbay.infrastructure.base import Infrastructure, InfrastructureResult
+    from launchbay.infrastructure.base import Infrastructure
 
 COMMAND_HELP = "The command to run, after --."
 
@@ -65,8 +62,12 @@ def run(
       launchbay run --infra my-block -- python job.py
     """
     console.configure_logging(quiet=options.quiet, verbose=options.verbose)
+    grace = check_grace(options.grace)
     infrastructure = build_infrastructure(options, command)
-    result = _run_with_signals(infrastructure, quiet=options.quiet)
+    try:
+        result = run_infrastructure(infrastructure, quiet=options.quiet, grace_seconds=grace)
+    except Interrupted as stopped:
+        raise typer.Exit(stopped.exit_code) from None
     raise typer.Exit(exit_code_for(result))
 
 
@@ -144,52 +145,3 @@ def _infrastructure_for_pid(
 
         fields["cluster_config"] = KubernetesClusterConfig.load(cluster_config)
     return cls(**fields)
-
-
-def _single_cause(exc: BaseException) -> BaseException:
-    """The one real error inside (nested) exception groups from the task group."""
-    if sys.version_info >= (3, 11):
-        group_type: type = BaseExceptionGroup  # noqa: F821 - builtin on 3.11+
-    else:  # pragma: no cover
-        from exceptiongroup import BaseExceptionGroup as group_type  # type: ignore[import-not-found]
-    while isinstance(exc, group_type) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
-
-
-def _run_with_signals(infrastructure: Infrastructure, *, quiet: bool) -> InfrastructureResult:
-    """Run, report the pid on stderr, and turn SIGINT/SIGTERM into a clean stop."""
-    import anyio
-
-    outcome: dict[str, Any] = {}
-
-    async def main() -> None:
-        async with anyio.create_task_group() as task_group:
-
-            async def run_it(*, task_status: TaskStatus[str]) -> None:
-                outcome["result"] = await infrastructure.run(task_status=task_status)
-                task_group.cancel_scope.cancel()
-
-            async def on_signal() -> None:
-                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for signum in signals:
-                        outcome["signal"] = signum
-                        console.warning(f"received {signal.Signals(signum).name}; stopping the run")
-                        task_group.cancel_scope.cancel()
-                        return
-
-            if sys.platform != "win32":
-                task_group.start_soon(on_signal)
-            pid = await task_group.start(run_it)
-            if not quiet:
-                console.info(f"started {pid}")
-
-    try:
-        anyio.run(main)
-    except BaseException as exc:
-        raise _single_cause(exc) from None
-    if "result" in outcome:
-        result: InfrastructureResult = outcome["result"]
-        return result
-    signum = outcome.get("signal", signal.SIGINT)
-    raise typer.Exit(128 + int(signum))

@@ -10,8 +10,6 @@ the full CLI, which gives its own messages.
 
 from __future__ import annotations
 
-from typing import Any
-
 from launchbay.cli.exit_codes import exit_code
 from launchbay.cli.flags import FLAGS, REPEATED, RUN, SWITCH, Flag, FlagError, ParsedFlags, key_values
 
@@ -94,68 +92,36 @@ def simple_run(args: list[str]) -> SimpleRun | None:
     return SimpleRun(flags, command, env)
 
 
-class _Interrupted(BaseException):
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
 def run_simple(run: SimpleRun) -> int | None:
     """Run a plain process from the parsed flags, as ``launchbay run`` does
     through the framework; None when it cannot (no file descriptors to hand
     the child), and the full CLI takes over."""
-    import logging
-    import signal
-
     from launchbay import settings
-    from launchbay._internal import processes
+    from launchbay._internal.process import runner
+    from launchbay._internal.process.spec import build_spec
     from launchbay.cli import console
+    from launchbay.cli.supervise import check_grace, run_process
 
     flags = run.flags
     fds = None
     if not flags.no_stream:
-        fds = processes.direct_output_fds()
+        fds = runner.direct_output_fds()
         if fds is None:
             return None
+    if flags.timeout is not None and not flags.timeout > 0:
+        return None  # the full CLI explains what is wrong
+    grace = check_grace(flags.grace)
     console.configure_logging(quiet=flags.quiet, verbose=flags.verbose)
-    env = processes.environment(settings.base_environment(), run.env)
-
-    # SIGINT/SIGTERM stop the run's tree (with its grace period) and exit
-    # 128+N, once the run has started; one arriving earlier is acted on then.
-    state: dict[str, Any] = {"armed": False, "signum": None}
-
-    def on_signal(signum: int, frame: object) -> None:
-        if state["signum"] is None:
-            state["signum"] = signum
-        if state["armed"]:
-            state["armed"] = False
-            console.warning(f"received {signal.Signals(signum).name}; stopping the run")
-            raise _Interrupted(signum)
-
-    def on_started(identifier: str) -> None:
-        if not flags.quiet:
-            console.info(f"started {identifier}")
-        state["armed"] = True
-        if state["signum"] is not None:
-            on_signal(state["signum"], None)
-
-    handled = (signal.SIGINT, signal.SIGTERM)
-    previous = {signum: signal.signal(signum, on_signal) for signum in handled}
-    try:
-        _, returncode = processes.run_blocking(
-            run.command,
-            env=env,
-            working_dir=flags.working_dir,
-            output_fds=fds,
-            name=flags.name,
-            logger=logging.getLogger("launchbay.infrastructure.process"),
-            on_started=on_started,
-        )
-        state["armed"] = False
-    except _Interrupted as exc:
-        return 128 + exc.signum
-    finally:
-        state["armed"] = False
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return exit_code(returncode, processes.exit_reason(returncode))
+    spec = build_spec(
+        run.command,
+        base_environment=settings.base_environment(),
+        env=run.env,
+        working_dir=flags.working_dir,
+        stream_output=not flags.no_stream,
+        name=flags.name,
+        timeout_seconds=flags.timeout,
+    )
+    outcome, interrupted = run_process(spec, quiet=flags.quiet, grace_seconds=grace, output_fds=fds)
+    if interrupted is not None:
+        return interrupted
+    return exit_code(outcome.status_code, outcome.reason, outcome.exit_reason)

@@ -347,8 +347,9 @@ class SessionScope:
             stopped.update(new)
         for pid in stopped:
             _kill_quietly(pid, signal.SIGKILL)
-        own = procfs.own_children()
-        for pid in stopped & own:
+        # Orphans the run left are re-parented to us (a subreaper): reap them.
+        # Never the leader: its Popen reaps it and needs its exit status.
+        for pid in (stopped & procfs.own_children()) - {self.leader}:
             _reap_later(pid)
         return _wait(lambda: not self.members(), _KILL_WAIT_SECONDS)
 
@@ -360,6 +361,27 @@ class SessionScope:
 
     def release(self) -> None:
         pass
+
+
+_subreaper = False
+
+
+def become_subreaper() -> bool:
+    """Make this process the child subreaper (Linux): orphans of its runs are
+    re-parented to it instead of init, so the session sweep still finds them
+    as its children. For processes that exist to supervise (the CLI, a
+    detached run's supervisor), never for a library caller's program."""
+    global _subreaper
+    if _subreaper:
+        return True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        _subreaper = libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        _subreaper = False
+    return _subreaper
 
 
 def _reap_later(pid: int) -> None:

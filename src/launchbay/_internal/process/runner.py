@@ -84,6 +84,9 @@ class Supervisor:
         self._pid = -1
         self._key = ""
         self.host = ""
+        # Set by processes that exist to supervise (the CLI): with session
+        # containment they also become the child subreaper.
+        self.claims_orphans = False
 
     @property
     def key(self) -> str:
@@ -96,9 +99,12 @@ class Supervisor:
     def containment(self) -> containment.Containment:
         setting = os.environ.get(CONTAINMENT_ENV, "auto").strip().lower() or "auto"
         try:
-            return containment.select(setting, self.key)
+            chosen = containment.select(setting, self.key)
         except containment.ContainmentError as exc:
             raise InfrastructureError(str(exc)) from None
+        if self.claims_orphans and chosen.mechanism == "session":
+            containment.become_subreaper()
+        return chosen
 
 
 SUPERVISOR = Supervisor()
@@ -235,11 +241,18 @@ class _Run:
             self.stack.close()
 
     def outcome(self, returncode: int) -> RunOutcome:
-        log_exit(self.logger, self.spec.name, returncode)
         reason = exit_reason_text(returncode)
         kind = self.stopped_by or (ExitReason.SIGNALED if returncode < 0 else ExitReason.EXITED)
         if self.stopped_by is ExitReason.TIMED_OUT:
             reason = f"timed out after {self.spec.timeout_seconds:g} s"
+            self.logger.error(
+                "Process%s timed out after %g s and was stopped (status code %s).",
+                self.spec.display_name,
+                self.spec.timeout_seconds,
+                returncode,
+            )
+        else:
+            log_exit(self.logger, self.spec.name, returncode)
         return RunOutcome(self.identifier, returncode, reason, kind)
 
 
@@ -406,7 +419,9 @@ async def run(
     return current.outcome(returncode)
 
 
-Waiter = Callable[["_Run"], int]
+# A wait that replaces the plain one (the CLI's signal loop): it gets the
+# process, its scope and a way to say why launchbay stopped it.
+Waiter = Callable[[subprocess.Popen[bytes], containment.Scope, Callable[[ExitReason], None]], int]
 
 
 def run_blocking(
@@ -415,12 +430,11 @@ def run_blocking(
     logger: logging.Logger,
     output_fds: tuple[int, int] | None,
     on_started: Callable[[str], None] | None = None,
-    waiter: Callable[[subprocess.Popen[bytes], containment.Scope], int] | None = None,
+    waiter: Waiter | None = None,
 ) -> RunOutcome:
     """A whole run without an event loop: start, report the id, wait, log the
     end. ``output_fds`` are where the child writes (``direct_output_fds()``),
-    None to discard its output. ``waiter`` replaces the plain wait (the CLI's
-    signal loop).
+    None to discard its output. ``waiter`` replaces the plain wait.
 
     Interrupted while waiting (Ctrl+C, an exception from ``on_started`` or a
     signal handler), it stops the whole tree before re-raising, like a
@@ -429,11 +443,16 @@ def run_blocking(
     stdout, stderr = output_fds if output_fds is not None else (subprocess.DEVNULL,) * 2
     current = _Run(spec, logger)
     popen = current.start(stdout, stderr)
+
+    def mark(reason: ExitReason) -> None:
+        if current.stopped_by is None:
+            current.stopped_by = reason
+
     try:
         if on_started is not None:
             on_started(current.identifier)
         if waiter is not None:
-            returncode = waiter(popen, current.scope)
+            returncode = waiter(popen, current.scope, mark)
         elif spec.timeout_seconds is None:
             returncode = popen.wait()
         else:

@@ -1,0 +1,274 @@
+"""The CLI's foreground runs and the signals it receives meanwhile.
+
+Every blocking ``launchbay run`` goes through here, so SPEC 13's signal policy
+(``launchbay._internal.signals``) is applied the same way on both paths:
+
+- ``run_process`` — the fast path: a plain local process, no event loop. The
+  signals are caught by no-op handlers whose numbers ``signal.set_wakeup_fd``
+  writes to a pipe; one ``poll`` waits for the process (its pidfd), the pipe
+  and the grace deadline.
+- ``run_infrastructure`` — the full path, any kind, on the event loop: the
+  signals arrive through anyio's signal receiver. The first one becomes the
+  run's stop request (the same signal, ``--grace``) and cancels the run, whose
+  runner stops its work; a second escalates the request to an immediate kill.
+
+Either way launchbay exits 128+N after a signal N, and never before the run's
+tree is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from launchbay._internal.exits import CANCEL_GRACE_SECONDS, ExitReason
+from launchbay._internal.signals import HANDLED, Action, SignalPolicy
+from launchbay.cli import console
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskStatus
+
+    from launchbay._internal.process.containment import Scope
+    from launchbay._internal.process.runner import RunOutcome
+    from launchbay._internal.process.spec import ProcessSpec
+    from launchbay.infrastructure.base import Infrastructure, InfrastructureResult
+
+
+class Interrupted(Exception):
+    """The run was stopped because launchbay received a signal."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(exit_code)
+        self.exit_code = exit_code
+
+
+def check_grace(value: float | None) -> float:
+    if value is None:
+        return CANCEL_GRACE_SECONDS
+    if not math.isfinite(value) or value < 0:
+        from launchbay.exceptions import LaunchbayError
+
+        raise LaunchbayError(f"--grace must be a number of seconds, 0 or more, not {value:g}")
+    return value
+
+
+def _announce(signum: int, action: Action, grace: float) -> None:
+    name = signal.Signals(signum).name
+    if action is Action.FORWARD:
+        console.warning(
+            f"received {name}; stopping the run (killed in {grace:g} s; signal again to kill it now)"
+        )
+    elif action is Action.KILL:
+        console.warning(f"received {name} again; killing the run now")
+
+
+def _suspend_self(scopes: list[Scope]) -> None:
+    """Ctrl+Z: the run's tree stops first, then launchbay; ``fg`` resumes both."""
+    for scope in scopes:
+        with contextlib.suppress(OSError):
+            scope.freeze()
+    os.kill(os.getpid(), signal.SIGSTOP)
+    _resume(scopes)  # continued (fg, bg or SIGCONT)
+
+
+def _resume(scopes: list[Scope]) -> None:
+    for scope in scopes:
+        with contextlib.suppress(OSError):
+            scope.thaw()
+
+
+# --- the fast path: no event loop ----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _signals_to_pipe() -> Iterator[int]:
+    """Catch the handled signals into a pipe (its read end is yielded)."""
+    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    previous_handlers = {signum: signal.signal(signum, lambda *_: None) for signum in HANDLED}
+    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    try:
+        yield read_end
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
+        os.close(read_end)
+        os.close(write_end)
+
+
+def run_process(
+    spec: ProcessSpec,
+    *,
+    quiet: bool,
+    grace_seconds: float,
+    output_fds: tuple[int, int] | None,
+) -> tuple[RunOutcome, int | None]:
+    """A local process run in the foreground without an event loop. Returns
+    its outcome and, when a signal stopped it, launchbay's exit code."""
+    from launchbay._internal.loggers import PROCESS, logger_for
+    from launchbay._internal.process import runner
+
+    runner.SUPERVISOR.claims_orphans = True
+    policy = SignalPolicy(grace_seconds)
+
+    def on_started(identifier: str) -> None:
+        if not quiet:
+            console.info(f"started {identifier}")
+
+    with _signals_to_pipe() as signals:
+
+        def wait(popen: subprocess.Popen[bytes], scope: Scope, mark: Callable[[ExitReason], None]) -> int:
+            return _wait_with_signals(popen, scope, signals, policy, spec.timeout_seconds, mark)
+
+        outcome = runner.run_blocking(
+            spec,
+            logger=logger_for(PROCESS.rsplit(".", 1)[1]),
+            output_fds=output_fds,
+            on_started=on_started,
+            waiter=wait,
+        )
+    return outcome, policy.exit_code
+
+
+def _wait_with_signals(
+    popen: subprocess.Popen[bytes],
+    scope: Scope,
+    signals: int,
+    policy: SignalPolicy,
+    timeout: float | None,
+    mark: Callable[[ExitReason], None],
+) -> int:
+    """Until the leader exits, acting on signals, the timeout and the grace
+    (the stop sequence of the runner, driven by this loop's deadlines)."""
+    pidfd = os.pidfd_open(popen.pid) if hasattr(os, "pidfd_open") else -1
+    poller = select.poll()
+    if pidfd >= 0:
+        poller.register(pidfd, select.POLLIN)
+    poller.register(signals, select.POLLIN)
+    timeout_at = None if timeout is None else time.monotonic() + timeout
+    kill_at: float | None = None
+    try:
+        while popen.poll() is None:
+            deadlines = [t for t in (timeout_at, kill_at) if t is not None]
+            wait_ms = None if not deadlines else max(0, int((min(deadlines) - time.monotonic()) * 1000) + 1)
+            if pidfd < 0:
+                wait_ms = 50 if wait_ms is None else min(wait_ms, 50)
+            poller.poll(wait_ms)
+            for signum in _drain(signals):
+                action = policy.on_signal(signum)
+                _announce(signum, action, policy.grace_seconds)
+                if action is Action.FORWARD:
+                    mark(ExitReason.CANCELLED)
+                    scope.signal(signum)
+                    kill_at = time.monotonic() + policy.grace_seconds
+                elif action is Action.KILL:
+                    mark(ExitReason.CANCELLED)
+                    scope.kill()
+                elif action is Action.SUSPEND:
+                    _suspend_self([scope])
+                else:
+                    _resume([scope])
+            now = time.monotonic()
+            if timeout_at is not None and now >= timeout_at:
+                timeout_at = None
+                mark(ExitReason.TIMED_OUT)
+                scope.signal(signal.SIGTERM)
+                if kill_at is None:
+                    kill_at = now + policy.grace_seconds
+            if kill_at is not None and now >= kill_at:
+                kill_at = None
+                scope.kill()
+        return popen.wait()
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
+
+
+def _drain(fd: int) -> bytes:
+    try:
+        return os.read(fd, 64)
+    except BlockingIOError:
+        return b""
+
+
+# --- the full path: any kind, on the event loop --------------------------------------------------
+
+
+def _single_cause(exc: BaseException) -> BaseException:
+    """The one real error inside (nested) exception groups from the task group."""
+    if sys.version_info >= (3, 11):
+        group_type: type = BaseExceptionGroup  # noqa: F821 - builtin on 3.11+
+    else:  # pragma: no cover
+        from exceptiongroup import BaseExceptionGroup as group_type  # type: ignore[import-not-found]
+    while isinstance(exc, group_type) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def run_infrastructure(
+    infrastructure: Infrastructure, *, quiet: bool, grace_seconds: float
+) -> InfrastructureResult:
+    """Run any kind in the foreground; raises Interrupted(128+N) when a
+    signal N stopped it (after its work is gone)."""
+    import anyio
+
+    from launchbay._internal.process.runner import ACTIVE_SCOPES, SUPERVISOR
+    from launchbay._internal.stopping import STOP_REQUEST, StopRequest
+
+    SUPERVISOR.claims_orphans = True
+    policy = SignalPolicy(grace_seconds)
+    request = StopRequest(grace_seconds=grace_seconds)
+    outcome: dict[str, Any] = {}
+
+    async def main() -> None:
+        STOP_REQUEST.set(request)
+        run_scope = anyio.CancelScope()
+        async with anyio.create_task_group() as task_group:
+
+            async def run_it(*, task_status: TaskStatus[str]) -> None:
+                with run_scope:
+                    outcome["result"] = await infrastructure.arun(task_status=task_status)
+                task_group.cancel_scope.cancel()  # the signal watcher is done too
+
+            async def watch_signals() -> None:
+                with anyio.open_signal_receiver(*HANDLED) as received:
+                    async for signum in received:
+                        action = policy.on_signal(signum)
+                        _announce(signum, action, grace_seconds)
+                        if action is Action.FORWARD:
+                            request.signum = signum
+                            run_scope.cancel()
+                        elif action is Action.KILL:
+                            request.escalate()
+                        elif action is Action.SUSPEND:
+                            _suspend_self(list(ACTIVE_SCOPES))
+                        else:
+                            _resume(list(ACTIVE_SCOPES))
+
+            if sys.platform != "win32":
+                task_group.start_soon(watch_signals)
+            try:
+                pid = await task_group.start(run_it)
+            except RuntimeError:
+                if policy.first is None:
+                    raise
+                return  # stopped by a signal before it had started
+            if not quiet:
+                console.info(f"started {pid}")
+
+    try:
+        anyio.run(main)
+    except BaseException as exc:
+        raise _single_cause(exc) from None
+    if policy.exit_code is not None:
+        raise Interrupted(policy.exit_code)
+    result: InfrastructureResult = outcome["result"]
+    return result
