@@ -11,6 +11,7 @@ from launchbay.cli.blocks import block_app
 from launchbay.cli.build import build_infrastructure, load_infrastructure_block
 from launchbay.cli.exit_codes import exit_code_for
 from launchbay.cli.flags import PREVIEW, RUN, ParsedFlags
+from launchbay.cli.info import info
 from launchbay.cli.parameters import with_flags
 from launchbay.cli.supervise import Interrupted, check_grace, run_infrastructure
 
@@ -34,6 +35,7 @@ def build_app() -> typer.Typer:
     app.command()(kill)
     app.command()(attach)
     app.command()(version)
+    app.command()(info)
     app.add_typer(block_app, name="block")
     return app
 

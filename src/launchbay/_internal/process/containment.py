@@ -246,10 +246,19 @@ class CgroupContainment:
         if version == 2 and not os.path.exists(os.path.join(self.root, "cgroup.freeze")):
             raise ContainmentError("this kernel's cgroup v2 has no cgroup.freeze")
 
+    def close(self) -> None:
+        """Remove this supervisor's cgroup directory when no run is in it
+        (a process that only looked, like ``launchbay info``)."""
+        with contextlib.suppress(OSError):
+            os.rmdir(self.base)
+
     def new_scope(self) -> CgroupScope:
         self._count += 1
         path = os.path.join(self.base, f"run-{self._count}")
-        os.mkdir(path)
+        try:
+            os.mkdir(path)
+        except FileNotFoundError:  # closed, or swept: make it again
+            os.makedirs(path)
         return CgroupScope(path, self.version, home=self.home)
 
     def marker(self, scope: Scope) -> tuple[str, str] | None:
@@ -394,6 +403,9 @@ def _reap_later(pid: int) -> None:
 
 class SessionContainment:
     mechanism = "session"
+
+    def close(self) -> None:
+        pass
 
     def __init__(self, supervisor: str) -> None:
         self._supervisor = supervisor

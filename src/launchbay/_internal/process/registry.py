@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 _RUNS = "runs"
+_STOPPING = ".stopping"  # beside a run's file: someone is stopping it, until the time inside
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,22 @@ class Registry:
     def remove(self, entry: RunEntry) -> None:
         if self._dir is None:
             return
+        for name in (entry.key, entry.key + _STOPPING):
+            try:
+                os.unlink(os.path.join(self._dir, name))
+            except OSError:
+                pass
+
+    def stopping_deadline(self, entry: RunEntry) -> float | None:
+        """When someone stopping this run (``kill`` from any process) gives up
+        waiting for it (a ``time.time()``), or None when no one is stopping it."""
+        if self._dir is None:
+            return None
         try:
-            os.unlink(os.path.join(self._dir, entry.key))
-        except OSError:
-            pass
+            with open(os.path.join(self._dir, entry.key + _STOPPING), "rb") as handle:
+                return float(handle.read())
+        except (OSError, ValueError):
+            return None
 
 
 REGISTRY = Registry()
@@ -113,7 +126,7 @@ def entries_for(pid: int, uid: int | None = None) -> list[RunEntry]:
         return []
     prefix = f"{pid}@"
     try:
-        names = [name for name in os.listdir(runs) if name.startswith(prefix)]
+        names = [name for name in os.listdir(runs) if name.startswith(prefix) and "." not in name]
     except OSError:
         return []
     return [entry for name in names if (entry := _parse(os.path.join(runs, name)))]
@@ -129,5 +142,21 @@ def entries(uid: int | None = None) -> Iterator[tuple[str, RunEntry | None]]:
     except OSError:
         return
     for name in names:
+        if name.endswith(_STOPPING):
+            continue
         path = os.path.join(runs, name)
         yield path, _parse(path)
+
+
+def note_stopping(entry: RunEntry, until: float, uid: int | None = None) -> None:
+    """Tell the run's supervisor that its tree is being stopped with a grace
+    lasting until ``until`` (``time.time()``): if its leader exits first, the
+    supervisor gives the rest of the tree that grace too instead of killing it."""
+    runs = _runs_dir(uid)
+    if runs is None:
+        return
+    try:
+        with open(os.path.join(runs, entry.key + _STOPPING), "w") as handle:
+            handle.write(repr(until))
+    except OSError:
+        pass

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from launchbay._internal import pids
 from launchbay._internal.exits import ExitReason, signal_name
 from launchbay._internal.process import containment, procfs
-from launchbay._internal.process.registry import REGISTRY, RunEntry, entries_for
+from launchbay._internal.process.registry import REGISTRY, RunEntry, entries_for, note_stopping
 from launchbay._internal.process.spec import ProcessSpec, display_name
 from launchbay._internal.process.watchdog import WATCHDOG, process_key
 from launchbay._internal.process.workdir import working_directory
@@ -50,6 +50,10 @@ _FIRST_POLL_SECONDS = 0.002
 _MAX_POLL_SECONDS = 1.0
 
 _WINDOWS_CTRL_C_STATUS = 0xC000013A
+
+# What is left of a tree when its leader exits gets SIGTERM, then this long
+# before it is killed (unless a kill in progress gave it a longer grace).
+_LEFTOVER_GRACE_SECONDS = 1.0
 
 _EXIT_HINTS = {
     -signal.SIGKILL: "This indicates that the process exited due to a SIGKILL signal. "
@@ -115,7 +119,10 @@ ACTIVE_SCOPES: set[containment.Scope] = set()
 
 def containment_in_effect() -> str:
     """The mechanism runs started now would use (``launchbay info``)."""
-    return SUPERVISOR.containment().mechanism
+    chosen = SUPERVISOR.containment()
+    if not ACTIVE_SCOPES:
+        chosen.close()
+    return chosen.mechanism
 
 
 # --- start and end -----------------------------------------------------------------------
@@ -229,10 +236,40 @@ class _Run:
         """The run has ended: whatever of its tree still runs is stopped (a run
         leaves nothing behind), then its scope, registry file and directory go."""
         try:
+            drive_blocking(self._leftover_steps())
+        finally:
+            self._release()
+
+    async def afinish(self) -> None:
+        """``finish`` on the event loop (the leftovers' grace does not block it)."""
+        import anyio
+
+        with anyio.CancelScope(shield=True):
+            try:
+                await drive_async(self._leftover_steps())
+            finally:
+                self._release()
+
+    def _leftover_steps(self) -> Steps:
+        """The leader is gone but part of its tree may run on. Someone stopping
+        the run (``kill``, maybe from another process) has already signalled it:
+        its grace is honoured. Otherwise the rest gets SIGTERM and a short grace."""
+        if self.popen is None:
+            return True
+        self.popen.poll()
+        if self.scope.has_members():
+            assert self.entry is not None
+            deadline = REGISTRY.stopping_deadline(self.entry)
+            if deadline is None:
+                self.scope.signal(signal.SIGTERM)
+                deadline = time.time() + _LEFTOVER_GRACE_SECONDS
+            yield from _until_gone(self.scope, deadline)
+            self.scope.kill()
+        return True
+
+    def _release(self) -> None:
+        try:
             if self.popen is not None:
-                self.popen.poll()
-                if self.scope.has_members():
-                    self.scope.kill()
                 self.popen.wait()
         finally:
             ACTIVE_SCOPES.discard(self.scope)
@@ -264,6 +301,15 @@ def _poll_cap(timeout: float | None) -> float:
 
 
 Steps = Generator[float, None, bool]
+
+
+def _until_gone(scope: containment.Scope, deadline: float) -> Steps:
+    """Wait (by ``time.time()``) until nothing of the tree runs or ``deadline``."""
+    delay = _FIRST_POLL_SECONDS
+    while scope.has_members() and (remaining := deadline - time.time()) > 0:
+        yield min(delay, remaining)
+        delay = min(delay * 2, 0.1)
+    return not scope.has_members()
 
 
 def stop_steps(
@@ -413,9 +459,9 @@ async def run(
             await relay.drain_after_exit(current.scope.has_members)
     except BaseException:
         await _stop_own_run(current, ExitReason.CANCELLED, current_stop_request())
-        current.finish()
+        await current.afinish()
         raise
-    current.finish()
+    await current.afinish()
     return current.outcome(returncode)
 
 
@@ -520,6 +566,7 @@ class NamedRun:
     start_ticks: int
     scope: containment.Scope
     leader_alive: bool
+    entry: RunEntry
 
 
 def resolve(infrastructure_pid: str, action: str = "reach") -> NamedRun:
@@ -561,7 +608,7 @@ def resolve(infrastructure_pid: str, action: str = "reach") -> NamedRun:
     alive = leader is not None and stat is not None and stat.running
     if not alive and not scope.members():
         raise not_found("the run has ended")
-    return NamedRun(infrastructure_pid, parsed.pid, entry.start_ticks, scope, alive)
+    return NamedRun(infrastructure_pid, parsed.pid, entry.start_ticks, scope, alive, entry)
 
 
 def _owner(pid: int) -> int | None:
@@ -595,6 +642,7 @@ def kill_blocking(infrastructure_pid: str, grace_seconds: float) -> None:
     """Stop the run an id names: SIGTERM to its whole tree, SIGKILL to what is
     left after ``grace_seconds``. Returns only when nothing of it remains."""
     named = resolve(infrastructure_pid, "kill")
+    note_stopping(named.entry, time.time() + grace_seconds)
     with _kill_errors(infrastructure_pid):
         gone = drive_blocking(stop_steps(named.scope, signal.SIGTERM, grace_seconds))
     _kill_result(named, infrastructure_pid, gone)
@@ -602,6 +650,7 @@ def kill_blocking(infrastructure_pid: str, grace_seconds: float) -> None:
 
 async def kill(infrastructure_pid: str, grace_seconds: float) -> None:
     named = resolve(infrastructure_pid, "kill")
+    note_stopping(named.entry, time.time() + grace_seconds)
     with _kill_errors(infrastructure_pid):
         gone = await drive_async(stop_steps(named.scope, signal.SIGTERM, grace_seconds))
     _kill_result(named, infrastructure_pid, gone)
