@@ -24,7 +24,6 @@ from tests.conftest import require
 IMAGE = "launchbay-test/busybox:1.35"
 ROOT = Path(__file__).resolve().parents[2]
 DEVCLUSTER = ROOT / "devcluster" / "devcluster"
-RUN_ONCE = {"op": "add", "path": "/spec/backoffLimit", "value": 0}
 # busybox's sh as PID 1 ignores SIGTERM: without this, every deleted pod
 # takes the default 30 s to go.
 QUICK_EXIT = {"op": "add", "path": "/spec/template/spec/terminationGracePeriodSeconds", "value": 1}
@@ -110,7 +109,8 @@ def namespace(cluster: Cluster) -> Iterator[str]:
 
 @pytest.fixture
 def make_job(namespace: str) -> Callable[..., Any]:
-    """A KubernetesJob on the dev cluster's test image, run once, in the module's namespace."""
+    """A KubernetesJob on the dev cluster's test image, in the module's namespace
+    (run once: backoff_limit's default)."""
     from launchbay import KubernetesJob
 
     def make(command: list[str], **fields: Any) -> KubernetesJob:
@@ -119,7 +119,7 @@ def make_job(namespace: str) -> Callable[..., Any]:
         fields.setdefault("image_pull_policy", "IfNotPresent")
         fields.setdefault("namespace", namespace)
         return KubernetesJob(
-            command=command, customizations=[RUN_ONCE, QUICK_EXIT, *customizations], **fields
+            command=command, customizations=[QUICK_EXIT, *customizations], **fields
         )
 
     return make

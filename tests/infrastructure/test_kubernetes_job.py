@@ -53,6 +53,9 @@ def test_defaults() -> None:
     assert job.pod_failure_grace_seconds == 10
     assert job.stream_output is True
     assert job.finished_job_ttl is None
+    assert job.backoff_limit == 0 and job.timeout_seconds is None
+    assert (job.cpu_request, job.cpu_limit, job.memory_request, job.memory_limit, job.gpus) == (None,) * 5
+    assert (job.node_selector, job.tolerations, job.image_pull_secrets) == ({}, [], [])
     assert KubernetesJob.get_block_type_slug() == "kubernetes-job"
     assert "run-infrastructure" in KubernetesJob.get_block_capabilities()
     assert job.logger.name == "launchbay.infrastructure.kubernetes-job"
@@ -323,6 +326,118 @@ def test_prepare_for_flow_run_labels_become_valid_kubernetes_labels() -> None:
     assert container(built)["args"] == ["python", "-m", "launchbay.engine"]
     env = {item["name"]: item["value"] for item in container(built)["env"]}
     assert env["LAUNCHBAY__FLOW_RUN_ID"] == flow_run.id.hex
+
+
+# --- issue 12: runs once, timeouts, resources, credentials ---------------------------
+
+
+def test_runs_once_unless_the_manifest_or_customizations_say_otherwise() -> None:
+    assert KubernetesJob(command=["true"]).build_job()["spec"]["backoffLimit"] == 0
+    assert KubernetesJob(command=["true"], backoff_limit=2).build_job()["spec"]["backoffLimit"] == 2
+    assert "backoffLimit" not in KubernetesJob(command=["true"], backoff_limit=None).build_job()["spec"]
+    manifest = KubernetesJob.base_job_manifest()
+    manifest["spec"]["backoffLimit"] = 5
+    assert KubernetesJob(job=manifest).build_job()["spec"]["backoffLimit"] == 5
+    for op in ("add", "replace"):
+        patched = KubernetesJob(customizations=[{"op": op, "path": "/spec/backoffLimit", "value": 3}])
+        assert patched.build_job()["spec"]["backoffLimit"] == 3
+    whole_spec = KubernetesJob(
+        customizations=[
+            {"op": "replace", "path": "/spec", "value": KubernetesJob.base_job_manifest()["spec"]}
+        ]
+    )
+    assert "backoffLimit" not in whole_spec.build_job()["spec"]
+    with pytest.raises(ValidationError):
+        KubernetesJob(backoff_limit=-1)
+    with pytest.raises(ValidationError, match="backoff_limit: must be a whole number"):
+        KubernetesJob(backoff_limit=True)
+
+
+def test_a_timeout_is_the_jobs_active_deadline_in_the_preview() -> None:
+    job = KubernetesJob(command=["sleep", "60"], timeout_seconds=2)
+    assert job.build_job()["spec"]["activeDeadlineSeconds"] == 2
+    assert "activeDeadlineSeconds: 2\n" in job.preview()
+    assert job._spec().timeout_seconds == 2
+    assert KubernetesJob(timeout_seconds=0.5).build_job()["spec"]["activeDeadlineSeconds"] == 1
+    assert "activeDeadlineSeconds" not in KubernetesJob().build_job()["spec"]
+
+
+def test_resources_and_placement_in_the_preview_exactly_as_sent() -> None:
+    job = KubernetesJob(
+        command=["true"],
+        cpu_request="250m",
+        cpu_limit=1.5,
+        memory_request="64Mi",
+        memory_limit="128Mi",
+        gpus=2,
+        node_selector={"disktype": "ssd"},
+        tolerations=[{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        image_pull_secrets=["registry-login"],
+    )
+    built = job.build_job()
+    pod = built["spec"]["template"]["spec"]
+    assert container(built)["resources"] == {
+        "requests": {"cpu": "250m", "memory": "64Mi"},
+        "limits": {"cpu": "1.5", "memory": "128Mi", "nvidia.com/gpu": "2"},
+    }
+    assert pod["nodeSelector"] == {"disktype": "ssd"}
+    assert pod["tolerations"] == [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert pod["imagePullSecrets"] == [{"name": "registry-login"}]
+    assert yaml.safe_load(job.preview()) == built
+    # Before customizations: a customization still has the last word.
+    patched = KubernetesJob(
+        memory_limit="128Mi",
+        customizations=[
+            {
+                "op": "replace",
+                "path": "/spec/template/spec/containers/0/resources/limits/memory",
+                "value": "1Gi",
+            }
+        ],
+    )
+    assert container(patched.build_job())["resources"] == {"limits": {"memory": "1Gi"}}
+    # JSON round trip keeps them.
+    assert KubernetesJob.model_validate_json(job.model_dump_json()) == job
+
+
+def test_bad_resources_are_clear_validation_errors() -> None:
+    with pytest.raises(ValidationError) as info:
+        KubernetesJob(memory_limit="12 GB")
+    assert "memory_limit: '12 GB' is not a Kubernetes quantity" in str(info.value)
+    with pytest.raises(ValidationError, match="cpu_request: '-1' is not a Kubernetes quantity"):
+        KubernetesJob(cpu_request="-1")
+    with pytest.raises(ValidationError, match=r"memory_request \(2Gi\) must not be more than memory_limit"):
+        KubernetesJob(memory_request="2Gi", memory_limit="1Gi")
+    with pytest.raises(ValidationError, match="gpus: must be a whole number"):
+        KubernetesJob(gpus=True)
+    with pytest.raises(ValidationError):
+        KubernetesJob(gpus=-1)
+    with pytest.raises(ValidationError, match=r"tolerations\[1\]: unknown key\(s\) colour"):
+        KubernetesJob(tolerations=[{"operator": "Exists"}, {"key": "a", "colour": "red"}])
+    with pytest.raises(ValidationError, match="must be a list of mappings"):
+        KubernetesJob(tolerations="gpu")
+    with pytest.raises(ValidationError, match="image_pull_secrets: must be a list of secret names"):
+        KubernetesJob(image_pull_secrets=["ok", ""])
+    with pytest.raises(ValidationError):
+        KubernetesJob(node_selector={"a": 1})
+    # One toleration or one secret name on its own is a list of one.
+    assert KubernetesJob(tolerations={"operator": "Exists"}).tolerations == [{"operator": "Exists"}]
+    assert KubernetesJob(image_pull_secrets="login").image_pull_secrets == ["login"]
+
+
+def test_credentials_stay_out_of_the_job_and_the_preview(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "postgresql://u:PW@127.0.0.1/db"
+    monkeypatch.setenv("LAUNCHBAY_DATABASE_URL", url)
+    job = KubernetesJob(command=["true"])
+    env = {item["name"]: item["value"] for item in container(job.build_job())["env"]}
+    assert "LAUNCHBAY_DATABASE_URL" not in env
+    assert "PW" not in job.preview()
+    # Asked for in the block's own env: in the Job, masked in the preview.
+    asked = KubernetesJob(command=["sh", "-c", f"psql {url}"], env={"LAUNCHBAY_DATABASE_URL": url})
+    env = {item["name"]: item["value"] for item in container(asked.build_job())["env"]}
+    assert env["LAUNCHBAY_DATABASE_URL"] == url
+    preview = asked.preview()
+    assert "PW" not in preview and "postgresql://u:***@127.0.0.1/db" in preview
 
 
 def test_result_type() -> None:

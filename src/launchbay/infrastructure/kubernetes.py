@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -21,16 +22,17 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from launchbay._internal.images import default_image
-from launchbay._internal.kubernetes import manifest
+from launchbay._internal.kubernetes import manifest, resources
 from launchbay.blocks.kubernetes import KubernetesClusterConfig
 from launchbay.infrastructure.base import Infrastructure, InfrastructureResult
-from launchbay.settings import get_current_settings
+from launchbay.settings import base_environment, get_current_settings
 
 if TYPE_CHECKING:
     from launchbay._internal.kubernetes.runner import RunOutcome
@@ -155,6 +157,38 @@ class KubernetesJob(Infrastructure):
         default=None,
         description="Seconds Kubernetes keeps the job after it finishes (ttlSecondsAfterFinished).",
     )
+    backoff_limit: int | None = Field(
+        default=0,
+        ge=0,
+        description="Retries after a failed pod (spec.backoffLimit); 0 runs the command once. "
+        "Applied unless the job manifest has a backoffLimit (customizations, applied after, "
+        "override it); None leaves Kubernetes' default (6).",
+    )
+    cpu_request: str | None = Field(
+        default=None, description="CPU the pod is scheduled with, a Kubernetes quantity (500m, 1.5)."
+    )
+    cpu_limit: str | None = Field(default=None, description="CPU the container may use (500m, 2).")
+    memory_request: str | None = Field(
+        default=None, description="Memory the pod is scheduled with, a Kubernetes quantity (256Mi, 1Gi)."
+    )
+    memory_limit: str | None = Field(
+        default=None, description="Memory the container may use before it is OOM killed (512Mi, 2Gi)."
+    )
+    gpus: int | None = Field(
+        default=None, ge=0, description="GPUs for the container (an nvidia.com/gpu limit); 0 or None: none."
+    )
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, description="Node labels the pod's node must have (spec.nodeSelector)."
+    )
+    tolerations: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Taints the pod tolerates: mappings of key, operator (Exists/Equal), value, "
+        "effect (NoSchedule/PreferNoSchedule/NoExecute), tolerationSeconds.",
+    )
+    image_pull_secrets: list[str] = Field(
+        default_factory=list,
+        description="Names of docker-registry secrets in the job's namespace to pull the image with.",
+    )
 
     # --- validation -----------------------------------------------------------------
 
@@ -188,6 +222,44 @@ class KubernetesJob(Infrastructure):
             raise ValueError("must not be negative")
         return value
 
+    @field_validator("cpu_request", "cpu_limit", "memory_request", "memory_limit", mode="before")
+    @classmethod
+    def _quantity(cls, value: Any, info: ValidationInfo) -> str | None:
+        return resources.quantity(str(info.field_name), value)
+
+    @field_validator("gpus", "backoff_limit", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"{info.field_name}: must be a whole number, not {value!r}")
+        return value
+
+    @field_validator("tolerations", mode="before")
+    @classmethod
+    def _tolerations(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, Mapping):  # one toleration on its own
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ValueError("tolerations: must be a list of mappings (key, operator, value, effect)")
+        return [resources.toleration(index, item) for index, item in enumerate(value)]
+
+    @field_validator("image_pull_secrets", mode="before")
+    @classmethod
+    def _secret_names(cls, value: Any) -> Any:
+        if isinstance(value, str):  # one name on its own
+            value = [value]
+        if isinstance(value, (list, tuple)) and not all(isinstance(name, str) and name for name in value):
+            raise ValueError("image_pull_secrets: must be a list of secret names")
+        return value
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> KubernetesJob:
+        resources.check_request_within_limit("cpu", self.cpu_request, self.cpu_limit)
+        resources.check_request_within_limit("memory", self.memory_request, self.memory_limit)
+        return self
+
     @model_validator(mode="after")
     def _default_namespace_and_image(self) -> KubernetesJob:
         # Written to __dict__: assignment would validate (and call this) again.
@@ -218,11 +290,13 @@ class KubernetesJob(Infrastructure):
         return _to_customizations(manifest.load_document(path, "Customizations"))
 
     def _spec(self) -> manifest.JobSpec:
-        """What a run of this block creates and needs, with the current settings."""
+        """What a run of this block creates and needs, with the current settings.
+        Credentials in the settings stay out of the Job unless its own ``env``
+        names them."""
         settings = get_current_settings()
         return manifest.build_spec(
             self,
-            base_environment=self._base_environment(),
+            base_environment=base_environment(include_credentials=False),
             api_url_setting=settings.api_url,
             dns_name=settings.api_dns_name,
             cluster_uid=settings.kubernetes_cluster_uid,
@@ -234,10 +308,10 @@ class KubernetesJob(Infrastructure):
         return dict(self._spec().manifest)
 
     def preview(self) -> str:
-        """The YAML of ``build_job()``."""
+        """The YAML of ``build_job()``, passwords in URLs masked."""
         import yaml
 
-        return yaml.safe_dump(self.build_job(), sort_keys=False)
+        return yaml.safe_dump(manifest.redacted(self.build_job()), sort_keys=False)
 
     # --- running ----------------------------------------------------------------------
 

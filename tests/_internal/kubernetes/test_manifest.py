@@ -149,6 +149,117 @@ def test_shortcut_patch_order_and_content() -> None:
     assert minimal == [{"op": "add", "path": "/metadata/generateName", "value": "x-"}]
 
 
+def _minimal(**more: object) -> list[dict[str, object]]:
+    return manifest.shortcut_patch(
+        namespace=None,
+        image=None,
+        labels={},
+        environment={},
+        image_pull_policy=None,
+        service_account_name=None,
+        finished_job_ttl=None,
+        command=None,
+        generate_name="x-",
+        **more,  # type: ignore[arg-type]
+    )
+
+
+def test_backoff_limit_and_deadline_shortcuts() -> None:
+    assert _minimal(backoff_limit=0, timeout_seconds=2.5) == [
+        {"op": "add", "path": "/spec/backoffLimit", "value": 0},
+        {"op": "add", "path": "/spec/activeDeadlineSeconds", "value": 3},  # whole seconds, rounded up
+        {"op": "add", "path": "/metadata/generateName", "value": "x-"},
+    ]
+    assert manifest.active_deadline_seconds(0.2) == 1 and manifest.active_deadline_seconds(None) is None
+    # A manifest with its own backoff limit keeps it.
+    job = manifest.base_job_manifest()
+    job["spec"]["backoffLimit"] = 4
+    assert _minimal(backoff_limit=0, job=job) == [
+        {"op": "add", "path": "/metadata/generateName", "value": "x-"}
+    ]
+    assert _minimal(backoff_limit=None) == [{"op": "add", "path": "/metadata/generateName", "value": "x-"}]
+
+
+def test_placement_shortcuts_add_the_parents_a_manifest_lacks() -> None:
+    placement = manifest.Placement(
+        cpu_request="250m",
+        memory_limit="64Mi",
+        gpus=1,
+        node_selector={"disk": "ssd", "example.com/zone": "a"},
+        tolerations=({"key": "gpu", "operator": "Exists"},),
+        image_pull_secrets=("registry",),
+    )
+    container = "/spec/template/spec/containers/0"
+    assert _minimal(placement=placement)[:-1] == [
+        {"op": "add", "path": f"{container}/resources", "value": {}},
+        {"op": "add", "path": f"{container}/resources/requests", "value": {}},
+        {"op": "add", "path": f"{container}/resources/requests/cpu", "value": "250m"},
+        {"op": "add", "path": f"{container}/resources/limits", "value": {}},
+        {"op": "add", "path": f"{container}/resources/limits/memory", "value": "64Mi"},
+        {"op": "add", "path": f"{container}/resources/limits/nvidia.com~1gpu", "value": "1"},
+        {"op": "add", "path": "/spec/template/spec/nodeSelector", "value": {}},
+        {"op": "add", "path": "/spec/template/spec/nodeSelector/disk", "value": "ssd"},
+        {"op": "add", "path": "/spec/template/spec/nodeSelector/example.com~1zone", "value": "a"},
+        {
+            "op": "add",
+            "path": "/spec/template/spec/tolerations",
+            "value": [{"key": "gpu", "operator": "Exists"}],
+        },
+        {"op": "add", "path": "/spec/template/spec/imagePullSecrets", "value": [{"name": "registry"}]},
+    ]
+    # Into a manifest that has them: merged (the fields win per key), lists appended.
+    job = manifest.base_job_manifest()
+    pod = job["spec"]["template"]["spec"]
+    pod["containers"][0]["resources"] = {"limits": {"memory": "1Gi", "cpu": "2"}}
+    pod["nodeSelector"] = {"disk": "hdd", "arch": "amd64"}
+    pod["tolerations"] = [{"key": "spot", "operator": "Exists"}]
+    pod["imagePullSecrets"] = [{"name": "other"}]
+    fields = fresh_fields()
+    fields.job = job
+    fields.cpu_request, fields.memory_limit, fields.gpus = "250m", "64Mi", 1
+    fields.node_selector = dict(placement.node_selector)
+    fields.tolerations = [dict(item) for item in placement.tolerations]
+    fields.image_pull_secrets = ["registry"]
+    built = manifest.build_job(fields, {})["spec"]["template"]["spec"]
+    assert built["containers"][0]["resources"] == {
+        "limits": {"memory": "64Mi", "cpu": "2", "nvidia.com/gpu": "1"},
+        "requests": {"cpu": "250m"},
+    }
+    assert built["nodeSelector"] == {"disk": "ssd", "arch": "amd64", "example.com/zone": "a"}
+    assert built["tolerations"] == [
+        {"key": "spot", "operator": "Exists"},
+        {"key": "gpu", "operator": "Exists"},
+    ]
+    assert built["imagePullSecrets"] == [{"name": "other"}, {"name": "registry"}]
+    assert job["spec"]["template"]["spec"]["nodeSelector"] == {"disk": "hdd", "arch": "amd64"}  # untouched
+
+
+def test_customizations_override_the_backoff_limit_and_may_replace_spec() -> None:
+    fields = fresh_fields()
+    fields.customizations = jsonpatch.JsonPatch([{"op": "replace", "path": "/spec/backoffLimit", "value": 3}])
+    assert manifest.build_job(fields, {})["spec"]["backoffLimit"] == 3
+    spec = manifest.base_job_manifest()["spec"]
+    fields.customizations = jsonpatch.JsonPatch([{"op": "replace", "path": "/spec", "value": spec}])
+    assert "backoffLimit" not in manifest.build_job(fields, {})["spec"]  # the user's whole spec
+    fields.customizations = jsonpatch.JsonPatch([{"op": "remove", "path": "/spec/backoffLimit"}])
+    assert "backoffLimit" not in manifest.build_job(fields, {})["spec"]  # Kubernetes' default, asked for
+
+
+def test_redacted_masks_passwords_in_every_string() -> None:
+    job = {
+        "spec": {
+            "env": [{"name": "DB", "value": "postgresql://u:PW@127.0.0.1/db"}],
+            "args": ["sh", "-c", "psql postgresql://u:PW@h/db"],
+            "n": 3,
+        }
+    }
+    shown = manifest.redacted(job)
+    assert "PW" not in json.dumps(shown)
+    assert shown["spec"]["env"][0]["value"] == "postgresql://u:***@127.0.0.1/db"
+    assert shown["spec"]["n"] == 3
+    assert job["spec"]["env"][0]["value"] == "postgresql://u:PW@127.0.0.1/db"  # a copy
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
@@ -207,6 +318,26 @@ class Fields:
     job_watch_timeout_seconds = None
     pod_failure_grace_seconds = 10.0
     stream_output = True
+    backoff_limit: int | None = 2  # the customizations (0) come after, and win
+    timeout_seconds: float | None = None
+    cpu_request: str | None = None
+    cpu_limit: str | None = None
+    memory_request: str | None = None
+    memory_limit: str | None = None
+    gpus: int | None = None
+    node_selector: dict[str, str] = {}
+    tolerations: list[dict[str, object]] = []
+    image_pull_secrets: list[str] = []
+
+
+def fresh_fields() -> Fields:
+    """A stand-in with values of its own (the class attributes are shared)."""
+    fields = Fields()
+    fields.node_selector, fields.tolerations, fields.image_pull_secrets = {}, [], []
+    fields.customizations = jsonpatch.JsonPatch([])
+    fields.backoff_limit = 0
+    fields.job = manifest.base_job_manifest()
+    return fields
 
 
 def test_build_spec_is_pure_and_frozen() -> None:

@@ -278,6 +278,19 @@ def test_final_status_adds_what_the_job_says() -> None:
         None, "the job was deleted", ExitReason.CANCELLED
     )
     assert final_status(pod(3), None, deleted=True) == ExitStatus(3, "the job was deleted", ExitReason.EXITED)
+    # A pod that was deleted too exited because of the deletion, even cleanly
+    # (a program that handles SIGTERM): cancelled.
+    deleting = PodState.from_raw(
+        {
+            **raw_pod(phase="Failed", container={"terminated": {"exitCode": 0, "reason": "Completed"}}),
+            "metadata": {"name": "j-abc", "deletionTimestamp": "2026-01-01T00:00:09Z"},
+        }
+    )
+    assert final_status(deleting, None, deleted=True) == ExitStatus(
+        0, "the job was deleted", ExitReason.CANCELLED
+    )
+    assert final_status(deleting.as_deleted(), None, deleted=True).exit_reason is ExitReason.CANCELLED
+    assert final_status(deleting, None, deleted=False).exit_reason is ExitReason.EXITED
     # An OOM kill stays one, deadline or not.
     assert final_status(pod(137, "OOMKilled"), deadline, deleted=False).exit_reason is ExitReason.OOM_KILLED
     ok = PodState.from_raw(raw_pod(phase="Succeeded", container={"terminated": {"exitCode": 0}}))

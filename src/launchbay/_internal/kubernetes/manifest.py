@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 import jsonpatch
 
 from launchbay._internal import urls
-from launchbay._internal.kubernetes import slugs
+from launchbay._internal.kubernetes import resources, slugs
 from launchbay._internal.text import stable_hash
 
 CONTAINER_NAME = "launchbay-job"
@@ -177,6 +178,83 @@ def generate_name(name: str | None, command: list[str] | None, env: Mapping[str,
     return f"{slug}-"
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where and with what the job's pod runs: the resource and scheduling
+    shortcuts (already checked: see ``resources``)."""
+
+    cpu_request: str | None = None
+    cpu_limit: str | None = None
+    memory_request: str | None = None
+    memory_limit: str | None = None
+    gpus: int | None = None
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[Mapping[str, Any], ...] = ()
+    image_pull_secrets: tuple[str, ...] = ()
+
+
+def _exists(document: Any, tokens: tuple[str, ...]) -> bool:
+    node = document
+    for token in tokens:
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False
+    return True
+
+
+def _pointer(tokens: tuple[str, ...]) -> str:
+    return "".join(f"/{escape_pointer(token)}" for token in tokens)
+
+
+class _PatchBuilder:
+    """Operations against a known manifest: a value set deep inside it gets
+    the parent objects the manifest lacks added first (once)."""
+
+    def __init__(self, job: Mapping[str, Any]) -> None:
+        self.job = job
+        self.operations: list[dict[str, Any]] = []
+        self._added: set[tuple[str, ...]] = set()
+
+    def add(self, path: str, value: Any) -> None:
+        self.operations.append({"op": "add", "path": path, "value": value})
+
+    def exists(self, tokens: tuple[str, ...]) -> bool:
+        return tokens in self._added or _exists(self.job, tokens)
+
+    def set(self, tokens: tuple[str, ...], value: Any) -> None:
+        for depth in range(1, len(tokens)):
+            parent = tokens[:depth]
+            if not self.exists(parent):
+                self.add(_pointer(parent), {})
+                self._added.add(parent)
+        self.add(_pointer(tokens), value)
+        self._added.add(tokens)
+
+    def extend(self, tokens: tuple[str, ...], items: list[Any]) -> None:
+        """Append ``items`` to the list at ``tokens`` (made if missing)."""
+        if not items:
+            return
+        if self.exists(tokens):
+            for item in items:
+                self.add(_pointer(tokens) + "/-", item)
+        else:
+            self.set(tokens, items)
+
+
+POD_SPEC = ("spec", "template", "spec")
+CONTAINER_TOKENS = (*POD_SPEC, "containers", "0")
+
+
+def active_deadline_seconds(timeout_seconds: float | None) -> int | None:
+    """The Job's ``activeDeadlineSeconds`` for a timeout: whole seconds, at least 1."""
+    if timeout_seconds is None:
+        return None
+    return max(math.ceil(timeout_seconds), 1)
+
+
 def shortcut_patch(
     *,
     namespace: str | None,
@@ -188,33 +266,60 @@ def shortcut_patch(
     finished_job_ttl: int | None,
     command: list[str] | None,
     generate_name: str,
+    backoff_limit: int | None = None,
+    timeout_seconds: float | None = None,
+    placement: Placement | None = None,
+    job: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The JSON patch that applies a ``KubernetesJob``'s shortcut fields, in
-    SPEC order."""
-    patch: list[dict[str, Any]] = []
+    SPEC order, to ``job`` (the block's manifest; by default the base one):
+    SPEC 7.3's, then the backoff limit (only where ``job`` has none), the
+    deadline of a timeout, resources, node selector, tolerations and image
+    pull secrets; ``generateName`` last."""
+    builder = _PatchBuilder(job if job is not None else base_job_manifest())
     if namespace:
-        patch.append({"op": "add", "path": "/metadata/namespace", "value": namespace})
+        builder.add("/metadata/namespace", namespace)
     if image:
-        patch.append({"op": "add", "path": f"{FIRST_CONTAINER}/image", "value": image})
+        builder.add(f"{FIRST_CONTAINER}/image", image)
     for key, value in labels.items():
-        path = f"/metadata/labels/{escape_pointer(slugs.label_key(key))}"
-        patch.append({"op": "add", "path": path, "value": slugs.label_value(value)})
+        builder.add(f"/metadata/labels/{escape_pointer(slugs.label_key(key))}", slugs.label_value(value))
     for key, value in environment.items():
-        patch.append(
-            {"op": "add", "path": f"{FIRST_CONTAINER}/env/-", "value": {"name": key, "value": value}}
-        )
+        builder.add(f"{FIRST_CONTAINER}/env/-", {"name": key, "value": value})
     if image_pull_policy:
-        patch.append({"op": "add", "path": f"{FIRST_CONTAINER}/imagePullPolicy", "value": image_pull_policy})
+        builder.add(f"{FIRST_CONTAINER}/imagePullPolicy", image_pull_policy)
     if service_account_name:
-        patch.append(
-            {"op": "add", "path": "/spec/template/spec/serviceAccountName", "value": service_account_name}
-        )
+        builder.add("/spec/template/spec/serviceAccountName", service_account_name)
     if finished_job_ttl is not None:
-        patch.append({"op": "add", "path": "/spec/ttlSecondsAfterFinished", "value": finished_job_ttl})
+        builder.add("/spec/ttlSecondsAfterFinished", finished_job_ttl)
     if command:
-        patch.append({"op": "add", "path": f"{FIRST_CONTAINER}/args", "value": list(command)})
-    patch.append({"op": "add", "path": "/metadata/generateName", "value": generate_name})
-    return patch
+        builder.add(f"{FIRST_CONTAINER}/args", list(command))
+    # The job's own backoff limit wins; customizations (applied after) win over both.
+    if backoff_limit is not None and not builder.exists(("spec", "backoffLimit")):
+        builder.add("/spec/backoffLimit", backoff_limit)
+    deadline = active_deadline_seconds(timeout_seconds)
+    if deadline is not None:
+        builder.add("/spec/activeDeadlineSeconds", deadline)
+    if placement is not None:
+        _placement_operations(builder, placement)
+    builder.add("/metadata/generateName", generate_name)
+    return builder.operations
+
+
+def _placement_operations(builder: _PatchBuilder, placement: Placement) -> None:
+    requirements = resources.resource_requirements(
+        cpu_request=placement.cpu_request,
+        cpu_limit=placement.cpu_limit,
+        memory_request=placement.memory_request,
+        memory_limit=placement.memory_limit,
+        gpus=placement.gpus,
+    )
+    for group, values in requirements.items():
+        for name, value in values.items():
+            builder.set((*CONTAINER_TOKENS, "resources", group, name), value)
+    for key, value in placement.node_selector.items():
+        builder.set((*POD_SPEC, "nodeSelector", key), value)
+    builder.extend((*POD_SPEC, "tolerations"), [dict(item) for item in placement.tolerations])
+    builder.extend((*POD_SPEC, "imagePullSecrets"), [{"name": name} for name in placement.image_pull_secrets])
 
 
 # --- the manifest and the spec of a run ----------------------------------------------
@@ -264,6 +369,39 @@ class JobFields(Protocol):
     def pod_failure_grace_seconds(self) -> float | None: ...
     @property
     def stream_output(self) -> bool: ...
+    @property
+    def backoff_limit(self) -> int | None: ...
+    @property
+    def timeout_seconds(self) -> float | None: ...
+    @property
+    def cpu_request(self) -> str | None: ...
+    @property
+    def cpu_limit(self) -> str | None: ...
+    @property
+    def memory_request(self) -> str | None: ...
+    @property
+    def memory_limit(self) -> str | None: ...
+    @property
+    def gpus(self) -> int | None: ...
+    @property
+    def node_selector(self) -> dict[str, str]: ...
+    @property
+    def tolerations(self) -> list[dict[str, Any]]: ...
+    @property
+    def image_pull_secrets(self) -> list[str]: ...
+
+
+def placement_of(fields: JobFields) -> Placement:
+    return Placement(
+        cpu_request=fields.cpu_request,
+        cpu_limit=fields.cpu_limit,
+        memory_request=fields.memory_request,
+        memory_limit=fields.memory_limit,
+        gpus=fields.gpus,
+        node_selector=dict(fields.node_selector),
+        tolerations=tuple(fields.tolerations),
+        image_pull_secrets=tuple(fields.image_pull_secrets),
+    )
 
 
 def build_job(fields: JobFields, environment: Mapping[str, str]) -> dict[str, Any]:
@@ -280,6 +418,10 @@ def build_job(fields: JobFields, environment: Mapping[str, str]) -> dict[str, An
         finished_job_ttl=fields.finished_job_ttl,
         command=fields.command,
         generate_name=generate_name(fields.name, fields.command, fields.env),
+        backoff_limit=fields.backoff_limit,
+        timeout_seconds=fields.timeout_seconds,
+        placement=placement_of(fields),
+        job=fields.job,
     )
     job = copy.deepcopy(fields.job)
     try:
@@ -315,6 +457,9 @@ class JobSpec:
     pod_failure_grace_seconds: float | None
     stream_output: bool
     cluster: ClusterInputs = field(default_factory=ClusterInputs)
+    # A run's own limit (None: none): the job is deleted once it has run this
+    # long; its activeDeadlineSeconds in the manifest says the same to the cluster.
+    timeout_seconds: float | None = None
     container_name: str = CONTAINER_NAME  # the container whose log and exit code count
 
 
@@ -339,12 +484,25 @@ def build_spec(
         job_watch_timeout_seconds=fields.job_watch_timeout_seconds,
         pod_failure_grace_seconds=fields.pod_failure_grace_seconds,
         stream_output=fields.stream_output,
+        timeout_seconds=fields.timeout_seconds,
         cluster=ClusterInputs(
             kubeconfig=config.config if config is not None else None,
             context=config.context_name if config is not None else None,
             cluster_uid=cluster_uid or None,
         ),
     )
+
+
+def redacted(document: Any) -> Any:
+    """A copy of a manifest for display: the password of every URL in its
+    strings (an environment value, an argument) masked."""
+    if isinstance(document, str):
+        return urls.redact_text(document)
+    if isinstance(document, Mapping):
+        return {key: redacted(value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [redacted(item) for item in document]
+    return document
 
 
 # --- files ------------------------------------------------------------------------

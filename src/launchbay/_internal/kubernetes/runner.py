@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -35,16 +36,18 @@ import anyio
 from anyio.abc import TaskStatus
 
 from launchbay._internal import loggers
-from launchbay._internal.exits import CANCEL_GRACE_SECONDS, ExitReason
+from launchbay._internal.exits import ExitReason
 from launchbay._internal.kubernetes.api import KubeApi, KubernetesApiError, describe_error, is_transient
 from launchbay._internal.kubernetes.connection import ClusterConnection, config_source, open_connection
 from launchbay._internal.kubernetes.logs import LogFollower
 from launchbay._internal.kubernetes.manifest import JobSpec
+from launchbay._internal.kubernetes.progress import PodEvent, events_from_list, waiting_for
 from launchbay._internal.kubernetes.state import (
     JobEnd,
     JobState,
     PodState,
     Stuck,
+    exit_status,
     final_status,
     job_end,
     newest_pod,
@@ -55,6 +58,7 @@ from launchbay._internal.kubernetes.state import (
 from launchbay._internal.kubernetes.watcher import Subscription
 from launchbay._internal.output import Sink
 from launchbay._internal.pids import KubernetesPid, parse_kubernetes_pid
+from launchbay._internal.stopping import Escalated, StopRequest, current_stop_request
 from launchbay.exceptions import InfrastructureError, InfrastructureNotAvailable, InfrastructureNotFound
 
 logger = logging.getLogger(loggers.KUBERNETES)
@@ -65,6 +69,15 @@ UNSEEN_JOB_CHECK_SECONDS = 5.0
 # How long, after the job ended, the log may keep streaming without news
 # before launchbay stops waiting for it.
 LOG_DRAIN_IDLE_SECONDS = 30.0
+# How often a pod that has not started says what it waits for (at INFO).
+PROGRESS_SECONDS = 5.0
+# A stopped run waits this long beyond the grace for its pods to end.
+POD_END_MARGIN_SECONDS = 15.0
+# How often a stop looks at the watch's cache during the grace (and whether
+# a second signal asks for an immediate kill).
+STOP_POLL_SECONDS = 0.2
+# The most one delete request may take when stopping a run.
+DELETE_REQUEST_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -162,27 +175,23 @@ async def run_job(spec: JobSpec, task_status: TaskStatus[str]) -> RunOutcome:
             raise
         metadata = created.get("metadata") or {}
         name, uid = metadata["name"], metadata["uid"]
+        # The run's own clock starts now; the cluster's (activeDeadlineSeconds)
+        # starts when the job controller first sees the job: a little later.
+        deadline = None if spec.timeout_seconds is None else time.monotonic() + spec.timeout_seconds
         pid = str(KubernetesPid(cluster_uid, namespace, name))
         logger.info("Job %r created in namespace %r.", name, namespace)
-        try:
-            task_status.started(pid)
-            async with api_errors(api.host, f"watching job {name!r} (pid {pid})"):
-                return await Monitor(spec, connection, name, uid, pid).run()
-        except BaseException:
-            # Cancelled (Ctrl+C, an enclosing scope) or failed: the job would run
-            # on unwatched, so it goes, as a process run's tree does.
-            with anyio.CancelScope(shield=True):
-                await _delete_after_abandon(api, namespace, name)
-            raise
-
-
-async def _delete_after_abandon(api: KubeApi, namespace: str, name: str) -> None:
-    logger.warning("Run stopped before its end: deleting job %r.", name)
-    try:
-        with anyio.move_on_after(15):
-            await _delete(api, namespace, name, CANCEL_GRACE_SECONDS, propagation="Background")
-    except Exception as exc:
-        logger.warning("Could not delete job %r: %s", name, describe_error(exc))
+        monitor = Monitor(spec, connection, name, uid, pid, deadline=deadline)
+        async with monitor.watching():
+            try:
+                task_status.started(pid)
+                async with api_errors(api.host, f"watching job {name!r} (pid {pid})"):
+                    return await monitor.run()
+            except BaseException:
+                # Cancelled (Ctrl+C, an enclosing scope) or failed: the job would run
+                # on unwatched, so it goes, as a process run's tree does.
+                with anyio.CancelScope(shield=True):
+                    await monitor.abandon()
+                raise
 
 
 async def attach_job(spec: JobSpec, infrastructure_pid: str, task_status: TaskStatus[str]) -> RunOutcome:
@@ -205,10 +214,14 @@ async def attach_job(spec: JobSpec, infrastructure_pid: str, task_status: TaskSt
         uid = (raw.get("metadata") or {}).get("uid", "")
         task_status.started(infrastructure_pid)
         logger.info("Attached to job %r in namespace %r.", pid.job_name, pid.namespace)
-        async with api_errors(
-            connection.api.host, f"watching job {pid.job_name!r} (pid {infrastructure_pid})"
+        # No clock of its own: the job's activeDeadlineSeconds (set by the run
+        # that created it) is the cluster's to enforce.
+        monitor = Monitor(spec, connection, pid.job_name, uid, infrastructure_pid, deadline=None)
+        async with (
+            monitor.watching(),
+            api_errors(connection.api.host, f"watching job {pid.job_name!r} (pid {infrastructure_pid})"),
         ):
-            return await Monitor(spec, connection, pid.job_name, uid, infrastructure_pid).run()
+            return await monitor.run()
 
 
 # --- kill -----------------------------------------------------------------------------
@@ -235,32 +248,43 @@ async def kill_job(spec: JobSpec, infrastructure_pid: str, grace_seconds: float)
                 logger.warning("Job %r is still being deleted.", name)
 
 
+def _delete_options(grace_seconds: float, propagation: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "DeleteOptions",
+        # Whole seconds, never fewer than asked for (0 stays 0: at once).
+        "gracePeriodSeconds": max(math.ceil(grace_seconds), 0),
+        "propagationPolicy": propagation,
+    }
+
+
 async def _delete(
     api: KubeApi, namespace: str, name: str, grace_seconds: float, *, propagation: str
 ) -> dict[str, Any]:
     """Delete the job, then its pods with the same grace period (the garbage
     collector would give them their own), so the grace period holds."""
-    options = {
-        "apiVersion": "v1",
-        "kind": "DeleteOptions",
-        "gracePeriodSeconds": max(int(grace_seconds), 0),
-        "propagationPolicy": propagation,
-    }
+    options = _delete_options(grace_seconds, propagation)
     deleted = await api.request("DELETE", _jobs_path(namespace, name), what="DELETE job", body=options)
     uid = (deleted.get("metadata") or {}).get("uid")
     if uid:
         # The job controller starts no pod for a job being deleted.
-        try:
-            await api.request(
-                "DELETE",
-                f"/api/v1/namespaces/{namespace}/pods",
-                what="DELETE pods",
-                query=[("labelSelector", f"controller-uid={uid}")],
-                body={**options, "propagationPolicy": "Background"},
-            )
-        except KubernetesApiError as exc:  # e.g. no deletecollection right: the collector does it
-            logger.debug("Could not delete the pods of job %r: %s", name, exc)
+        await _delete_pods(api, namespace, name, uid, grace_seconds)
     return deleted
+
+
+async def _delete_pods(api: KubeApi, namespace: str, name: str, uid: str, grace_seconds: float) -> None:
+    """Delete the pods of the job ``uid`` with that grace period (a shorter one
+    than they were deleted with before cuts their grace short)."""
+    try:
+        await api.request(
+            "DELETE",
+            f"/api/v1/namespaces/{namespace}/pods",
+            what="DELETE pods",
+            query=[("labelSelector", f"controller-uid={uid}")],
+            body=_delete_options(grace_seconds, "Background"),
+        )
+    except KubernetesApiError as exc:  # e.g. no deletecollection right: the collector does it
+        logger.debug("Could not delete the pods of job %r: %s", name, exc)
 
 
 async def _wait_until_gone(
@@ -323,16 +347,31 @@ class _StuckPod:
 
 @dataclass(frozen=True)
 class _JobOver:
-    """The job ended (``end``) or was deleted: the pods say how."""
+    """The job ended (``end``), was deleted, or timed out and was deleted by
+    launchbay (``timed_out``): the pods say how."""
 
     end: JobEnd | None
     deleted: bool
+    timed_out: bool = False
 
 
 class Monitor:
-    """Watches one job to its end through the namespace's shared watch."""
+    """Watches one job to its end through the namespace's shared watch.
 
-    def __init__(self, spec: JobSpec, connection: ClusterConnection, name: str, uid: str, pid: str) -> None:
+    ``deadline`` (monotonic time) is when a run with a timeout is stopped:
+    the job is deleted with the stop request's grace, unless the job
+    controller (``activeDeadlineSeconds``) has ended it first."""
+
+    def __init__(
+        self,
+        spec: JobSpec,
+        connection: ClusterConnection,
+        name: str,
+        uid: str,
+        pid: str,
+        *,
+        deadline: float | None,
+    ) -> None:
         self.spec = spec
         self.connection = connection
         self.api: KubeApi = connection.api
@@ -340,6 +379,7 @@ class Monitor:
         self.name = name
         self.uid = uid
         self.pid = pid
+        self.deadline = deadline
         self.sub: Subscription
         self.ended = anyio.Event()
         self._phases: dict[str, str] = {}
@@ -347,15 +387,21 @@ class Monitor:
         self._started_at = time.monotonic()
         self._last_lookup = 0.0
         self._ended_at = 0.0
+        self._events_readable = True
         self.followers: list[LogFollower] = []
 
-    async def run(self) -> RunOutcome:
+    @asynccontextmanager
+    async def watching(self) -> AsyncIterator[Monitor]:
+        """Subscribe to the job in its namespace's shared watch."""
         watcher = self.connection.watcher(self.namespace)
         async with watcher.subscribe(self.name, self.uid) as self.sub:
-            failed = await self._wait_for_start()
-            if failed is not None:
-                return failed
-            return await self._wait_for_end()
+            yield self
+
+    async def run(self) -> RunOutcome:
+        failed = await self._wait_for_start()
+        if failed is not None:
+            return failed
+        return await self._wait_for_end()
 
     def _outcome(self, status_code: int, reason: str | None, exit_reason: ExitReason) -> RunOutcome:
         return RunOutcome(self.pid, status_code, reason, exit_reason)
@@ -394,6 +440,13 @@ class Monitor:
             self._stuck.cause = cause
         return self._stuck.since + grace
 
+    def _timed_out(self, now: float) -> bool:
+        return self.deadline is not None and now >= self.deadline
+
+    @property
+    def _timeout_text(self) -> str:
+        return f"timed out after {self.spec.timeout_seconds:g} s"
+
     async def _look_up_unseen_job(self, now: float) -> float | None:
         """If the watch (synced) has not shown the job for a while, ask for it
         directly: it may have been deleted before the watch began. Returns
@@ -419,10 +472,12 @@ class Monitor:
     # --- phase 1: the pod starts ------------------------------------------------------------
 
     async def _wait_for_start(self) -> RunOutcome | None:
-        """Wait for the newest pod to leave Pending; an outcome when the run
-        ends here (never started, or stuck)."""
+        """Wait for the newest pod to leave Pending, saying every few seconds
+        what it waits for; an outcome when the run ends here (never started,
+        stuck, timed out)."""
         timeout = self.spec.pod_watch_timeout_seconds
         deadline = time.monotonic() + timeout
+        progress_due = time.monotonic() + PROGRESS_SECONDS
         while True:
             self._check_watch()
             seen = self.sub.version
@@ -433,7 +488,9 @@ class Monitor:
                         f"Cannot watch job {self.name!r} in namespace {self.namespace!r} "
                         f"(pid {self.pid}): the watch did not start within {timeout} s."
                     )
-                await self.sub.wait(seen, deadline - now)
+                await self.sub.wait(seen, min(deadline, self.deadline or deadline) - now)
+                if self._timed_out(time.monotonic()):
+                    return await self._time_out_before_start(None)
                 continue
             self._log_phase_changes()
             sub = self.sub
@@ -443,6 +500,8 @@ class Monitor:
             if pod is not None and pod.phase != "Pending":
                 return None
             now = time.monotonic()
+            if self._timed_out(now):
+                return await self._time_out_before_start(pod)
             stuck_until = self._stuck_deadline(pod, now)
             if stuck_until is not None and now >= stuck_until:
                 return await self._fail_fast()
@@ -451,10 +510,40 @@ class Monitor:
                 reason = f"the pod did not start within {timeout} s" + (f" ({waiting})" if waiting else "")
                 logger.error("Job %r: Pod never started: %s.", self.name, reason)
                 return self._outcome(-1, reason, ExitReason.TIMED_OUT)
-            wake = min(
-                t for t in (deadline, stuck_until, await self._look_up_unseen_job(now)) if t is not None
+            if now >= progress_due:
+                await self._log_progress(pod, now)
+                progress_due = now + PROGRESS_SECONDS
+            wakes = (deadline, stuck_until, progress_due, self.deadline, await self._look_up_unseen_job(now))
+            await sub.wait(seen, min(t for t in wakes if t is not None) - time.monotonic())
+
+    async def _log_progress(self, pod: PodState | None, now: float) -> None:
+        """One line on what the pod waits for (pulling, scheduling, ...)."""
+        events: list[PodEvent] = []
+        scheduled = pod.condition("PodScheduled") if pod is not None else None
+        if pod is not None and pod.uid and self._events_readable and scheduled and scheduled.true:
+            events = await self._pod_events(pod)  # only the kubelet's events say it is pulling
+        what = waiting_for(pod, events)
+        waited = now - self._started_at
+        if pod is None:
+            logger.info("Job %r: no pod yet, %s (%.0f s).", self.name, what, waited)
+        else:
+            logger.info("Job %r: Pod %r is %s (%.0f s).", self.name, pod.name, what, waited)
+
+    async def _pod_events(self, pod: PodState) -> list[PodEvent]:
+        """The pod's events (one request), or none when they cannot be read."""
+        try:
+            listing = await self.api.request(
+                "GET",
+                f"/api/v1/namespaces/{self.namespace}/events",
+                what="LIST pod events",
+                query=[("fieldSelector", f"involvedObject.uid={pod.uid}")],
             )
-            await sub.wait(seen, wake - time.monotonic())
+        except Exception as exc:
+            if not is_transient(exc):
+                self._events_readable = False  # e.g. no right to list events: not asked again
+            logger.debug("Could not read the events of pod %r: %s", pod.name, describe_error(exc))
+            return []
+        return events_from_list(listing)
 
     @staticmethod
     def _waiting_reason(pod: PodState | None) -> str | None:
@@ -479,11 +568,88 @@ class Monitor:
             self.spec.pod_failure_grace_seconds or 0,
         )
         try:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(15):
+            with anyio.CancelScope(shield=True), anyio.move_on_after(DELETE_REQUEST_SECONDS):
                 await _delete(self.api, self.namespace, self.name, 0, propagation="Background")
         except Exception as exc:
             logger.warning("Could not delete job %r: %s", self.name, describe_error(exc))
         return self._outcome(-1, stuck.cause.reason, stuck.cause.exit_reason)
+
+    async def _time_out_before_start(self, pod: PodState | None) -> RunOutcome:
+        """The run's timeout came before its pod started: the job goes."""
+        waiting = self._waiting_reason(pod)
+        reason = self._timeout_text + (f" before its pod started ({waiting})" if waiting else "")
+        logger.error("Job %r %s; deleting it.", self.name, reason)
+        with anyio.CancelScope(shield=True):
+            await self.stop()
+        return self._outcome(-1, reason, ExitReason.TIMED_OUT)
+
+    # --- stopping ------------------------------------------------------------------------------
+
+    def _pods_ended(self) -> bool:
+        """Whether no pod of the job runs any more (each deleted, finished,
+        its container ended, or never started and being deleted)."""
+        for pod in self.sub.pods.values():
+            if pod.deleted or pod.finished:
+                continue
+            container = pod.container(self.spec.container_name)
+            if container is not None and container.state == "terminated":
+                continue
+            if pod.deleting and (container is None or not container.has_started):
+                continue
+            return False
+        return True
+
+    async def stop(self) -> None:
+        """Delete the job and its pods with the grace of the stop request in
+        effect, and wait (through the grace) until its pods have ended; a
+        second signal (the request escalated) deletes them at once."""
+        request = current_stop_request()
+        grace = request.grace_seconds
+        try:
+            if request.escalated:
+                raise Escalated
+            try:
+                with anyio.move_on_after(DELETE_REQUEST_SECONDS):
+                    await _delete(self.api, self.namespace, self.name, grace, propagation="Background")
+            except KubernetesApiError as exc:
+                if exc.status != 404:
+                    raise
+                with anyio.move_on_after(DELETE_REQUEST_SECONDS):  # the job went; its pods may not have
+                    await _delete_pods(self.api, self.namespace, self.name, self.uid, grace)
+            await self._wait_for_pods_to_end(request, grace + POD_END_MARGIN_SECONDS)
+        except Escalated:
+            logger.warning("Job %r: killing its pods now.", self.name)
+            with anyio.move_on_after(DELETE_REQUEST_SECONDS):
+                await _delete_pods(self.api, self.namespace, self.name, self.uid, 0)
+            await self._wait_for_pods_to_end(None, POD_END_MARGIN_SECONDS)
+        except Exception as exc:
+            logger.warning("Could not delete job %r: %s", self.name, describe_error(exc))
+
+    async def _wait_for_pods_to_end(self, request: StopRequest | None, limit: float) -> bool:
+        """Wait up to ``limit`` s for the pods to end (from the watch's cache:
+        no request); ``request`` escalated raises ``Escalated``."""
+        give_up = time.monotonic() + limit
+        while True:
+            seen = self.sub.version
+            if self._pods_ended():
+                return True
+            remaining = give_up - time.monotonic()
+            if remaining <= 0 or self.sub.failure is not None:
+                logger.warning("Job %r: its pods are still being deleted.", self.name)
+                return False
+            if request is None:
+                await self.sub.wait(seen, remaining)
+            else:
+                await request.sleep_unless_escalated(min(STOP_POLL_SECONDS, remaining))
+
+    async def abandon(self) -> None:
+        """The run stopped before its end (cancelled, or failed): delete the job."""
+        if self.ended.is_set() and self.sub.job_deleted:
+            return
+        grace = current_stop_request().grace_seconds
+        logger.warning("Run stopped before its end: deleting job %r (grace %g s).", self.name, grace)
+        await self.stop()
+        logger.info("Job %r cancelled.", self.name)
 
     # --- phase 2: logs and the end -------------------------------------------------------------
 
@@ -503,7 +669,7 @@ class Monitor:
             if isinstance(over, _JobOver):
                 await self._drain_logs(logs_done, deadline)
             task_group.cancel_scope.cancel()
-        if isinstance(over, RunOutcome):  # timed out, or stuck
+        if isinstance(over, RunOutcome):  # the watch timed out, or stuck
             return over
         return await self._final_outcome(over)
 
@@ -518,7 +684,9 @@ class Monitor:
             if sub.job is not None:
                 end = job_end(sub.job)
                 if end is not None:
-                    return _JobOver(end, deleted=False)
+                    return _JobOver(end, deleted=sub.job.deleting)
+                if sub.job.deleting and self._pods_ended():
+                    return _JobOver(None, deleted=True)  # being deleted (kill): its pods have ended
             pod = self._newest()
             if succeeded_early(sub.job, pod):
                 # Certain from the pod: the Job's condition would only add the
@@ -528,6 +696,11 @@ class Monitor:
                 )
                 return _JobOver(JobEnd(succeeded=True), deleted=False)
             now = time.monotonic()
+            if self._timed_out(now):
+                logger.error("Job %r %s; deleting it.", self.name, self._timeout_text)
+                with anyio.CancelScope(shield=True):
+                    await self.stop()  # the logs keep streaming meanwhile
+                return _JobOver(None, deleted=True, timed_out=True)
             stuck_until = (
                 self._stuck_deadline(pod, now) if pod is not None and pod.phase == "Pending" else None
             )
@@ -539,7 +712,11 @@ class Monitor:
                 timeout = self.spec.job_watch_timeout_seconds
                 logger.error("Job %r did not complete within timeout of %s s.", self.name, timeout)
                 return self._outcome(-1, f"the job did not complete within {timeout} s", ExitReason.TIMED_OUT)
-            wakes = [t for t in (deadline, stuck_until, await self._look_up_unseen_job(now)) if t is not None]
+            wakes = [
+                t
+                for t in (deadline, stuck_until, self.deadline, await self._look_up_unseen_job(now))
+                if t is not None
+            ]
             await sub.wait(seen, (min(wakes) - time.monotonic()) if wakes else None)
 
     async def _drain_logs(self, logs_done: anyio.Event, deadline: float | None) -> None:
@@ -617,6 +794,11 @@ class Monitor:
     async def _final_outcome(self, over: _JobOver) -> RunOutcome:
         pod = newest_pod(self.sub.pods.values())
         status = final_status(pod, over.end, deleted=over.deleted)
+        if over.timed_out:
+            code = -1 if status.code is None else status.code
+            reason = "; ".join(r for r in (self._timeout_text, exit_status(pod).reason if pod else None) if r)
+            logger.error("Job %r %s and was deleted (status code %s).", self.name, self._timeout_text, code)
+            return self._outcome(code, reason, ExitReason.TIMED_OUT)
         if status.code is None and not (pod is not None and pod.deleted):
             # The job's status can arrive before its pod's: read the pods once.
             refreshed = await self._refresh_newest_pod()

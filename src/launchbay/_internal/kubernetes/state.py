@@ -379,9 +379,15 @@ def final_status(pod: PodState | None, end: JobEnd | None, *, deleted: bool) -> 
     if exit_reason in (ExitReason.EXITED, ExitReason.SIGNALED, ExitReason.UNKNOWN):
         if job_reason and job_reason.startswith(DEADLINE_EXCEEDED):
             exit_reason = ExitReason.TIMED_OUT  # the job's activeDeadlineSeconds
-        elif deleted and exit_reason is not ExitReason.EXITED:
+        elif deleted and (exit_reason is not ExitReason.EXITED or _stopped_by_deletion(pod)):
             exit_reason = ExitReason.CANCELLED  # deleted (killed) while it ran
     return ExitStatus(status.code, "; ".join(reasons) or None, exit_reason)
+
+
+def _stopped_by_deletion(pod: PodState | None) -> bool:
+    """Whether the pod was deleted, so its exit (even a clean one, by a
+    program that handles SIGTERM) followed the deletion."""
+    return pod is not None and (pod.deleting or pod.deleted)
 
 
 def _describe(reason: str | None, message: str | None) -> str:
