@@ -1,4 +1,5 @@
-"""Pulling an image, with failures that name the image and the cause."""
+"""Pulling an image, with its progress shown (``progress``) and failures
+that name the image and the cause."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from launchbay._internal.docker.images import pull_arguments
+from launchbay._internal.docker.progress import PullReporter, Silent
 from launchbay._internal.docker.registry import scrub
 from launchbay.exceptions import InfrastructureError
 
@@ -13,14 +15,22 @@ if TYPE_CHECKING:
     import docker
 
 
-def pull_image(client: docker.DockerClient, image: str, auth_config: Mapping[str, str] | None = None) -> None:
-    """Pull ``image`` (blocking: run it in a worker thread). The engine reports
-    some failures in the HTTP status and others inside the progress stream;
-    both become one ``InfrastructureError``, with the password never in it."""
+def pull_image(
+    client: docker.DockerClient,
+    image: str,
+    auth_config: Mapping[str, str] | None = None,
+    reporter: PullReporter | None = None,
+) -> None:
+    """Pull ``image`` (blocking: run it in a worker thread), its progress
+    shown by ``reporter``. The engine reports some failures in the HTTP status
+    and others inside the progress stream; both become one
+    ``InfrastructureError``, with the password never in it."""
     import docker
 
+    reporter = reporter or Silent()
     repository, tag = pull_arguments(image)
     secret = auth_config.get("password", "") if auth_config else ""
+    succeeded = False
     try:
         for message in client.api.pull(
             repository,
@@ -32,8 +42,12 @@ def pull_image(client: docker.DockerClient, image: str, auth_config: Mapping[str
             error = message.get("error") or (message.get("errorDetail") or {}).get("message")
             if error:
                 raise _pull_error(image, scrub(str(error), secret))
+            reporter.update(message)
+        succeeded = True
     except docker.errors.APIError as exc:
         raise _pull_error(image, scrub(str(exc.explanation or exc), secret)) from None
+    finally:
+        reporter.finish(succeeded)
 
 
 def _pull_error(image: str, cause: str) -> InfrastructureError:
