@@ -225,12 +225,33 @@ class RegistryImages:
         the pushed image's id."""
         image = self.client.images.get(TEST_IMAGE)
         image.tag(self.repository, tag)
+        self._push(tag)
+        self.untag(tag)
+        return str(image.id)
+
+    def push_sized(self, tag: str, size_bytes: int) -> None:
+        """Push the test image plus a layer of ``size_bytes`` random bytes (it
+        does not compress) as ``tag``, and remove it locally: a pull downloads
+        that layer."""
+        container = self.client.containers.create(
+            TEST_IMAGE,
+            ["sh", "-c", f"head -c {size_bytes} /dev/urandom > /blob"],
+            labels={TEST_LABEL_DOCKER: "sized"},
+        )
+        try:
+            container.start()
+            assert container.wait()["StatusCode"] == 0
+            image = container.commit(repository=self.repository, tag=tag)
+        finally:
+            container.remove(force=True)
+        self._push(tag)
+        self.client.images.remove(str(image.id), force=True)
+
+    def _push(self, tag: str) -> None:
         for message in self.client.images.push(
             self.repository, tag=tag, auth_config=self.auth, stream=True, decode=True
         ):
             assert "error" not in message, message
-        self.untag(tag)
-        return str(image.id)
 
     def digest(self, tag: str) -> str:
         """``repository@sha256:...`` of a pushed tag (from the registry)."""

@@ -29,6 +29,7 @@ from launchbay import (
     InfrastructureNotFound,
 )
 from launchbay._internal.exits import ExitReason
+from launchbay._internal.stopping import STOP_REQUEST, StopRequest
 from launchbay.exceptions import InfrastructureError
 from launchbay.models import Deployment, Flow, FlowRun
 from tests.docker_fixtures import (  # noqa: F401 - fixtures
@@ -36,6 +37,7 @@ from tests.docker_fixtures import (  # noqa: F401 - fixtures
     DockerProxy,
     PrivateEngine,
     _docker_session,
+    container_by_label,
     docker_client,
     docker_proxy,
     launch_in_subprocess,
@@ -91,6 +93,44 @@ class TestFields:
     def test_bad_memory_sizes(self, field: str) -> None:
         with pytest.raises(ValidationError, match="Invalid memory size 'lots'"):
             DockerContainer(**{field: "lots"})
+
+    def test_resource_defaults_and_values(self) -> None:
+        container = DockerContainer()
+        assert (container.cpus, container.shm_size, container.gpus, container.user) == (
+            None,
+            None,
+            None,
+            None,
+        )
+        container = DockerContainer(cpus=2, shm_size="64m", gpus="all", user="1000:1000")
+        assert (container.cpus, container.shm_size, container.gpus, container.user) == (
+            2.0,
+            "64m",
+            "all",
+            "1000:1000",
+        )
+        assert DockerContainer(gpus="3").gpus == 3
+        assert DockerContainer.model_validate_json(container.model_dump_json()) == container
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"cpus": 0}, "cpus must be a number of CPUs above 0"),
+            ({"cpus": -1.5}, "cpus must be a number of CPUs above 0"),
+            ({"cpus": "many"}, "valid number"),
+            ({"shm_size": "lots"}, "Invalid shm size 'lots'"),
+            ({"shm_size": 0}, "Invalid shm size 0: it must be above 0"),
+            ({"gpus": 0}, "gpus must be a number of GPUs above 0, or 'all'"),
+            ({"gpus": "some"}, "gpus must be a number of GPUs above 0, or 'all'"),
+            ({"user": ""}, "user must be a user name or id"),
+        ],
+    )
+    def test_bad_resources_are_refused_naming_the_field(self, fields: dict[str, Any], message: str) -> None:
+        with pytest.raises(ValidationError) as caught:
+            DockerContainer(**fields)
+        (error,) = caught.value.errors()
+        assert error["loc"] == (next(iter(fields)),)
+        assert message in str(caught.value)
 
     def test_pull_policy_from_string(self) -> None:
         assert DockerContainer(image_pull_policy="NEVER").image_pull_policy is ImagePullPolicy.NEVER
@@ -226,6 +266,33 @@ class TestPreview:
     def test_no_secret_in_preview(self) -> None:
         registry = DockerRegistry(username="u", password="hunter2-secret", registry_url="r.example")
         assert "hunter2-secret" not in DockerContainer(command=["x"], image_registry=registry).preview()
+
+    def test_the_database_url_stays_out_unless_asked_for(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("LAUNCHBAY_DATABASE_URL", "postgresql://u:PW@127.0.0.1/db")
+        monkeypatch.setenv("LAUNCHBAY_LOGGING_LEVEL", "DEBUG")
+        env = self.preview()["config"]["Env"]
+        assert "LAUNCHBAY_LOGGING_LEVEL=DEBUG" in env
+        assert not any(entry.startswith("LAUNCHBAY_DATABASE_URL=") for entry in env)
+        # Asked for in env: it goes in, and the preview masks its password.
+        shown = DockerContainer(
+            command=["x"], env={"LAUNCHBAY_DATABASE_URL": "postgresql://u:PW@127.0.0.1/db"}
+        )
+        assert (
+            "LAUNCHBAY_DATABASE_URL=postgresql://u:***@127.0.0.1/db"
+            in json.loads(shown.preview())["config"]["Env"]
+        )
+        assert "PW" not in shown.preview()
+
+    def test_resources_and_timeout(self) -> None:
+        preview = self.preview(cpus=0.5, shm_size="64m", gpus=1, user="app", timeout_seconds=30)
+        host = preview["config"]["HostConfig"]
+        assert (host["NanoCpus"], host["ShmSize"], host["DeviceRequests"][0]["Count"]) == (
+            500_000_000,
+            64 << 20,
+            1,
+        )
+        assert preview["config"]["User"] == "app"
+        assert preview["timeout_seconds"] == 30
 
     def test_flow_run_labels(self) -> None:
         flow_run = FlowRun(name="brave-otter")
@@ -481,6 +548,132 @@ class TestRun:
             )
             == []
         )
+
+    def test_resources_as_docker_sees_them(
+        self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        result = make(
+            test_labels,
+            command=["sh", "-c", "id -u; id -g; df -k /dev/shm | tail -n 1"],
+            cpus=0.5,
+            mem_limit="64m",
+            shm_size="16m",
+            user="1234:5678",
+        ).run()
+        assert result.status_code == 0
+        host = docker_client.containers.get(container_id(result)).attrs["HostConfig"]
+        assert (host["NanoCpus"], host["Memory"], host["ShmSize"]) == (500_000_000, 64 << 20, 16 << 20)
+        uid, gid, shm = capfd.readouterr().out.splitlines()
+        assert (uid, gid) == ("1234", "5678")
+        assert shm.split()[1] == str(16 << 10)  # 1K-blocks: /dev/shm is 16 MiB inside
+
+    def test_gpus_on_an_engine_without_them_is_a_clear_error(
+        self, docker_client: Any, test_labels: dict[str, str]
+    ) -> None:
+        # No GPUs here: the engine refuses the device request that `docker run --gpus` sends too.
+        with pytest.raises(
+            InfrastructureError, match=r"gpus=1 needs GPUs .* NVIDIA Container Toolkit"
+        ) as caught:
+            make(test_labels, command=["true"], gpus=1).run()
+        assert "could not select device driver" in str(caught.value)
+        assert caught.value.exit_code == 125
+        assert container_by_label(docker_client, docker_client.launchbay_test_run) == []  # not left behind
+
+    def test_a_run_past_its_timeout_is_stopped(self, docker_client: Any, test_labels: dict[str, str]) -> None:
+        container = make(test_labels, command=["sleep", "60"], timeout_seconds=1, stream_output=False)
+
+        async def main() -> DockerContainerResult:
+            STOP_REQUEST.set(StopRequest(grace_seconds=1))  # sleep as PID 1 ignores SIGTERM
+            return await container.arun()  # type: ignore[return-value]
+
+        result = anyio.run(main)
+        assert (result.status_code, result.reason, result.exit_reason) == (
+            137,
+            "timed out after 1 s",
+            ExitReason.TIMED_OUT,
+        )
+        assert not result
+        assert docker_client.containers.get(container_id(result)).status == "exited"
+
+    def test_a_timed_out_run_keeps_its_output(
+        self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        script = 'trap "echo stopping; exit 0" TERM; echo started; while :; do sleep 0.1; done'
+        result = make(test_labels, command=["sh", "-c", script], timeout_seconds=1).run()
+        assert (result.status_code, result.exit_reason) == (0, ExitReason.TIMED_OUT)
+        assert capfd.readouterr().out == "started\nstopping\n"
+
+    def test_cancelling_sends_the_stop_requests_signal(
+        self, docker_client: Any, test_labels: dict[str, str], capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        # What the CLI does on Ctrl+C: the same signal first (SIGINT as SIGINT), the grace, a kill.
+        script = (
+            'trap "echo got INT; exit 7" INT; trap "exit 8" TERM; echo started; while :; do sleep 0.1; done'
+        )
+        container = make(test_labels, command=["sh", "-c", script])
+
+        async def main() -> str:
+            STOP_REQUEST.set(StopRequest(signum=signal.SIGINT, grace_seconds=60))
+            async with anyio.create_task_group() as tg:
+                pid = await tg.start(container.run)
+                await anyio.sleep(1)
+                tg.cancel_scope.cancel()
+            return pid
+
+        pid = anyio.run(main)
+        state = docker_client.containers.get(pid.rsplit(":", 1)[1]).attrs["State"]
+        assert (state["Status"], state["ExitCode"]) == ("exited", 7)
+        assert capfd.readouterr().out == "started\ngot INT\n"
+
+    def test_cancelling_kills_after_the_grace(self, docker_client: Any, test_labels: dict[str, str]) -> None:
+        container = make(test_labels, command=["sleep", "600"], stream_output=False)  # ignores SIGTERM
+
+        async def main() -> str:
+            STOP_REQUEST.set(StopRequest(grace_seconds=1))
+            async with anyio.create_task_group() as tg:
+                pid = await tg.start(container.run)
+                tg.cancel_scope.cancel()
+            return pid
+
+        pid = anyio.run(main)
+        state = docker_client.containers.get(pid.rsplit(":", 1)[1]).attrs["State"]
+        assert (state["Status"], state["ExitCode"]) == ("exited", 137)
+
+    def test_a_second_signal_during_the_grace_kills_at_once(
+        self, docker_client: Any, test_labels: dict[str, str]
+    ) -> None:
+        container = make(test_labels, command=["sleep", "600"], stream_output=False)
+        request = StopRequest(grace_seconds=900)  # were the escalation ignored, the test would time out
+
+        async def main() -> str:
+            STOP_REQUEST.set(request)
+            async with anyio.create_task_group() as tg:
+                pid = await tg.start(container.run)
+                tg.cancel_scope.cancel()
+                with anyio.CancelScope(shield=True):
+                    await anyio.sleep(0.5)
+                    request.escalate()
+            return pid
+
+        pid = anyio.run(main)
+        state = docker_client.containers.get(pid.rsplit(":", 1)[1]).attrs["State"]
+        assert (state["Status"], state["ExitCode"]) == ("exited", 137)
+
+    def test_the_database_url_does_not_go_into_the_container(
+        self, docker_client: Any, test_labels: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("LAUNCHBAY_DATABASE_URL", "postgresql://u:PW@127.0.0.1/db")
+        result = make(test_labels, command=["true"], stream_output=False).run()
+        env = docker_client.containers.get(container_id(result)).attrs["Config"]["Env"]
+        assert not any("PW" in entry for entry in env)
+        asked = make(
+            test_labels,
+            command=["true"],
+            stream_output=False,
+            env={"LAUNCHBAY_DATABASE_URL": "postgresql://u:PW@127.0.0.1/db"},
+        ).run()
+        env = docker_client.containers.get(container_id(asked)).attrs["Config"]["Env"]
+        assert "LAUNCHBAY_DATABASE_URL=postgresql://u:PW@127.0.0.1/db" in env
 
     def test_task_status_reports_the_pid_before_the_end(
         self, docker_client: Any, test_labels: dict[str, str]

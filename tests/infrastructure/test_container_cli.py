@@ -279,3 +279,108 @@ class TestRun:
         assert done.returncode == 1 and "not found" in done.stderr
         done = launchbay("kill", "tcp://10.9.8.7:2376:" + "0" * 64)
         assert done.returncode == 1 and "tcp://10.9.8.7:2376" in done.stderr
+
+    def test_resource_flags_as_docker_sees_them(
+        self, docker_client: Any, test_labels: dict[str, str]
+    ) -> None:
+        done = launchbay(
+            "run", "--docker", TEST_IMAGE, "--cpus", "0.5", "--memory", "64m", "--shm-size", "16m",
+            *label_flag(test_labels), "--", "sh", "-c", "df -k /dev/shm | tail -n 1",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        host = container_of(docker_client, done.stderr).attrs["HostConfig"]
+        assert (host["NanoCpus"], host["Memory"], host["ShmSize"]) == (500_000_000, 64 << 20, 16 << 20)
+        assert done.stdout.split()[1] == str(16 << 10)
+
+    def test_a_timeout_stops_the_container_and_exits_124(
+        self, docker_client: Any, test_labels: dict[str, str]
+    ) -> None:
+        # sleep as PID 1 ignores SIGTERM: it is killed after the grace (1 s here).
+        done = launchbay(
+            "run", "--docker", TEST_IMAGE, "--timeout", "1", "--grace", "1", *label_flag(test_labels),
+            "--", "sleep", "60",
+        )  # fmt: skip
+        assert done.returncode == 124, done.stderr
+        assert "timed out after 1 s and was stopped (status code 137)" in done.stderr
+        assert container_of(docker_client, done.stderr).attrs["State"]["Status"] == "exited"
+
+    def test_ctrl_c_reaches_the_container_as_sigint(
+        self, docker_client: Any, test_labels: dict[str, str]
+    ) -> None:
+        runner = subprocess.Popen(
+            [
+                LAUNCHBAY, "run", "--docker", TEST_IMAGE, *label_flag(test_labels), "--",
+                "sh", "-c", 'trap "echo got INT; exit 7" INT; trap "exit 8" TERM; echo ready; while :; do sleep 0.1; done',
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        try:
+            pid = read_line_matching(runner.stderr, r"launchbay: started (\S+)").group(1)
+            read_line_matching(runner.stdout, r"^ready$")
+            runner.send_signal(signal.SIGINT)
+            out, _ = runner.communicate(timeout=60)
+            assert runner.returncode == 130
+            assert "got INT\n" in out
+            state = docker_client.containers.get(pid.rsplit(":", 1)[1]).attrs["State"]
+            assert (state["Status"], state["ExitCode"]) == ("exited", 7)
+        finally:
+            runner.kill()
+
+    def test_a_second_ctrl_c_kills_the_container_at_once(
+        self, docker_client: Any, test_labels: dict[str, str]
+    ) -> None:
+        runner = subprocess.Popen(
+            [
+                LAUNCHBAY,
+                "run",
+                "--docker",
+                TEST_IMAGE,
+                "--grace",
+                "900",
+                *label_flag(test_labels),
+                "--",
+                "sleep",
+                "600",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            pid = read_line_matching(runner.stderr, r"launchbay: started (\S+)").group(1)
+            runner.send_signal(signal.SIGINT)
+            read_line_matching(runner.stderr, r"stopping Docker container")
+            runner.send_signal(signal.SIGINT)  # were it ignored, the test would time out
+            runner.communicate(timeout=120)
+            assert runner.returncode == 130
+            state = docker_client.containers.get(pid.rsplit(":", 1)[1]).attrs["State"]
+            assert (state["Status"], state["ExitCode"]) == ("exited", 137)
+        finally:
+            runner.kill()
+
+    def test_the_database_url_is_in_neither_preview_nor_container(
+        self, docker_client: Any, test_labels: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("LAUNCHBAY_DATABASE_URL", "postgresql://u:PW@127.0.0.1/db")
+        preview = launchbay("preview", "--docker", TEST_IMAGE, "--", "true")
+        assert preview.returncode == 0, preview.stderr
+        assert "PW" not in preview.stdout + preview.stderr
+        done = launchbay("run", "--docker", TEST_IMAGE, *label_flag(test_labels), "--", "true")
+        assert done.returncode == 0, done.stderr
+        assert "PW" not in done.stdout + done.stderr
+        env = container_of(docker_client, done.stderr).attrs["Config"]["Env"]
+        assert not any("PW" in entry for entry in env)
+        # Asked for with -e: it goes in; the preview still masks the password.
+        asked = launchbay(
+            "preview",
+            "--docker",
+            TEST_IMAGE,
+            "-e",
+            "LAUNCHBAY_DATABASE_URL=postgresql://u:PW@h/db",
+            "--",
+            "true",
+        )
+        assert "LAUNCHBAY_DATABASE_URL=postgresql://u:***@h/db" in json.loads(asked.stdout)["config"]["Env"]
+        assert "PW" not in asked.stdout

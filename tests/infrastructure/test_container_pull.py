@@ -3,18 +3,25 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import pty
+import re
+import subprocess
 from typing import Any
 
 import pytest
 
 from launchbay import DockerContainer, DockerRegistry
 from launchbay.exceptions import InfrastructureError
+from tests.cli.commands import LAUNCHBAY
 from tests.docker_fixtures import (  # noqa: F401 - fixtures
     RegistryImages,
     _docker_session,
     docker_client,
     registry,
     registry_images,
+    remove_test_containers,
     test_labels,
 )
 
@@ -206,3 +213,128 @@ class TestFailures:
         message = str(caught.value)
         assert message.startswith(f"Could not pull image {image!r}: ")
         assert "not found" in message or "unknown" in message
+
+
+# --- pull progress (SPEC 15) ------------------------------------------------------------
+
+LAYER_BYTES = 3_000_000
+PULLED = re.compile(
+    r"Pulled image '(?P<image>[^']+)': (?P<done>\d+)/(?P<layers>\d+) layers, (?P<got>[\d.]+ [kM]?B) of (?P<total>[\d.]+ [kM]?B)"
+)
+
+
+def cli(*args: str, input: str | None = None, stderr: int | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LAUNCHBAY, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if stderr is None else stderr,
+        text=True,
+        input=input,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+
+
+def save_registry_block(registry: dict[str, str]) -> None:
+    done = cli(
+        "block", "save", "docker-registry", "local", "--username", registry["username"], "--password-stdin",
+        "--registry-url", registry["address"], input=registry["password"] + "\n",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def pull_and_run(image: str, test_labels: dict[str, str], *flags: str) -> list[str]:
+    label = next(iter(test_labels.items()))
+    return [
+        "run",
+        *flags,
+        "--docker",
+        image,
+        "--pull",
+        "always",
+        "--registry",
+        "local",
+        "-l",
+        "=".join(label),
+        "--",
+        "true",
+    ]
+
+
+class TestProgress:
+    def test_the_api_logs_layers_and_bytes(
+        self,
+        docker_client: Any,
+        registry: dict[str, str],
+        registry_images: RegistryImages,
+        test_labels: dict[str, str],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        registry_images.push_sized("big", LAYER_BYTES)
+        caplog.set_level(logging.INFO, "launchbay")
+        image = registry_images.ref("big")
+        result = run(image, test_labels, image_pull_policy="ALWAYS", image_registry=credentials(registry))
+        assert result.status_code == 0
+        (line,) = [message for message in caplog.messages if message.startswith("Pulled image")]
+        pulled = PULLED.fullmatch(line)
+        assert pulled is not None, line
+        assert pulled["image"] == image
+        assert pulled["done"] == pulled["layers"] == "2"  # the test image's layer, and the new one
+        assert pulled["got"] == pulled["total"] and pulled["total"].endswith(" MB")
+
+    def test_the_cli_shows_it_on_stderr_and_nothing_under_quiet(
+        self,
+        docker_client: Any,
+        registry: dict[str, str],
+        registry_images: RegistryImages,
+        test_labels: dict[str, str],
+    ) -> None:
+        registry_images.push_sized("big", LAYER_BYTES)
+        save_registry_block(registry)
+        image = registry_images.ref("big")
+        done = cli(*pull_and_run(image, test_labels))
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == ""  # the run's own output only
+        pulled = PULLED.search(done.stderr)
+        assert pulled is not None, done.stderr
+        assert pulled["got"] == pulled["total"] and pulled["layers"] == "2"
+        remove_test_containers(docker_client, docker_client.launchbay_test_run)
+        registry_images.untag("big")  # so that it is downloaded again
+        quiet = cli(*pull_and_run(image, test_labels, "-q"))
+        assert quiet.returncode == 0, quiet.stderr
+        assert (quiet.stdout, quiet.stderr) == ("", "")
+
+    def test_a_live_bar_on_a_terminal(
+        self,
+        docker_client: Any,
+        registry: dict[str, str],
+        registry_images: RegistryImages,
+        test_labels: dict[str, str],
+    ) -> None:
+        registry_images.push_sized("big", LAYER_BYTES)
+        save_registry_block(registry)
+        image = registry_images.ref("big")
+        controller, terminal = pty.openpty()
+        try:
+            done = cli(*pull_and_run(image, test_labels), stderr=terminal)
+            os.close(terminal)
+            terminal = -1
+            shown = b""
+            while True:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # EIO: the terminal's other side is closed
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+        finally:
+            if terminal >= 0:
+                os.close(terminal)
+            os.close(controller)
+        assert done.returncode == 0
+        assert done.stdout == ""
+        text = shown.decode(errors="replace")
+        assert f"Pulling {image}" in text and "layers" in text  # the bar, drawn while it lasted
+        assert "\x1b[" in text  # with the terminal's control sequences
+        assert PULLED.search(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)) is not None  # then the closing line

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from anyio.abc import TaskStatus
 from pydantic import Field, field_validator
 
+from launchbay._internal.docker import resources
 from launchbay._internal.docker.images import ImagePullPolicy
 from launchbay._internal.docker.memory import parse_bytes
 from launchbay._internal.docker.spec import ContainerSpec, build_spec
 from launchbay._internal.images import default_image
 from launchbay.blocks.docker import DockerRegistry
 from launchbay.infrastructure.base import Infrastructure, InfrastructureResult
-from launchbay.settings import get_current_settings
+from launchbay.settings import base_environment, get_current_settings
 
 if TYPE_CHECKING:
     from launchbay._internal.docker.runner import RunOutcome
@@ -31,8 +32,9 @@ __all__ = ["DockerContainer", "DockerContainerResult", "ImagePullPolicy"]
 
 
 class DockerContainerResult(InfrastructureResult):
-    """The result of a ``DockerContainer`` run: the container's exit code, and
-    ``reason`` ``OOMKilled`` or the signal (``SIGKILL``...) when it died so."""
+    """The result of a ``DockerContainer`` run: the container's exit code;
+    ``reason`` ``OOMKilled``, the signal (``SIGKILL``...) or ``timed out after
+    N s`` when it ended so; ``exit_reason`` the same for scripts."""
 
 
 class DockerContainer(Infrastructure):
@@ -73,6 +75,21 @@ class DockerContainer(Infrastructure):
     )
     mem_limit: float | str | None = Field(default=None, description="Memory limit (bytes or '512m').")
     privileged: bool = Field(default=False, description="Give the container extended privileges.")
+    cpus: float | None = Field(
+        default=None, description="How many CPUs the container may use, e.g. 1.5 (docker run --cpus)."
+    )
+    shm_size: int | str | None = Field(
+        default=None, description="Size of /dev/shm: bytes or '64m' (docker run --shm-size)."
+    )
+    gpus: int | Literal["all"] | None = Field(
+        default=None,
+        description="GPUs to give the container: a number, or 'all' (docker run --gpus; needs the "
+        "NVIDIA Container Toolkit on the engine's host).",
+    )
+    user: str | None = Field(
+        default=None,
+        description="User (and group) to run as: 'name', 'uid' or 'uid:gid' (docker run --user).",
+    )
 
     # --- validation ---------------------------------------------------------
 
@@ -102,7 +119,33 @@ class DockerContainer(Infrastructure):
             parse_bytes(value, allow_unlimited=True)
         return value
 
+    @field_validator("cpus")
+    @classmethod
+    def _check_cpus(cls, value: float | None) -> float | None:
+        return None if value is None else resources.check_cpus(value)
+
+    @field_validator("shm_size")
+    @classmethod
+    def _check_shm_size(cls, value: int | str | None) -> int | str | None:
+        return None if value is None else resources.check_shm_size(value)
+
+    @field_validator("gpus", mode="before")
+    @classmethod
+    def _check_gpus(cls, value: object) -> int | str | None:
+        return None if value is None else resources.check_gpus(value)
+
+    @field_validator("user")
+    @classmethod
+    def _check_user(cls, value: str | None) -> str | None:
+        return None if value is None else resources.check_user(value)
+
     # --- what would be created ------------------------------------------------
+
+    @staticmethod
+    def _base_environment() -> dict[str, str]:
+        """The settings the user set, without those that carry credentials
+        (the database URL): a container gets them only when its ``env`` says so."""
+        return base_environment(include_credentials=False)
 
     def _spec(self, engine_version: str | None = None) -> ContainerSpec:
         """What a run creates; its configuration warnings are issued (SPEC 8).
@@ -122,7 +165,8 @@ class DockerContainer(Infrastructure):
 
     def preview(self) -> str:
         """JSON of the creation request (POST /containers/create), the pull
-        policy, and the networks connected before start. Nothing is contacted."""
+        policy, the networks connected before start and the timeout, with
+        passwords in the environment masked. Nothing is contacted."""
         return json.dumps(self._spec().preview(), indent=2)
 
     # --- running, killing, attaching (delegated to the runner) --------------------------

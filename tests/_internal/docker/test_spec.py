@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -31,6 +31,11 @@ class Fields:
     mem_limit: float | str | None = None
     memswap_limit: int | str | None = None
     privileged: bool = False
+    cpus: float | None = None
+    shm_size: int | str | None = None
+    gpus: int | Literal["all"] | None = None
+    user: str | None = None
+    timeout_seconds: float | None = None
 
 
 def spec(
@@ -103,6 +108,49 @@ class TestBody:
         assert preview["name"] is None
         assert preview["config"]["HostConfig"]["NetworkMode"] == "a"
         assert preview["connect_networks"] == ["b"]
+        assert preview["timeout_seconds"] is None
+        assert spec(timeout_seconds=2.5).preview()["timeout_seconds"] == 2.5
+
+    def test_the_preview_masks_passwords_the_request_carries(self) -> None:
+        url = "postgresql://u:PW@127.0.0.1/db"
+        built = spec(
+            env={"LAUNCHBAY_DATABASE_URL": url, "PLAIN": "x"}, base={"LAUNCHBAY_API_URL": "http://a:PW2@h"}
+        )
+        assert f"LAUNCHBAY_DATABASE_URL={url}" in built.create_body()["Env"]  # sent as asked for
+        shown = built.preview()["config"]["Env"]
+        assert shown == [
+            "LAUNCHBAY_API_URL=http://a:***@h",
+            "LAUNCHBAY_DATABASE_URL=postgresql://u:***@127.0.0.1/db",
+            "PLAIN=x",
+        ]
+        assert "PW" not in repr(built.preview())
+
+
+class TestResources:
+    def test_as_docker_run_sends_them(self) -> None:
+        body = spec(cpus=1.5, shm_size="64m", gpus=2, user="1000:1000").create_body()
+        assert body["User"] == "1000:1000"
+        host_config = body["HostConfig"]
+        assert host_config["NanoCpus"] == 1_500_000_000
+        assert host_config["ShmSize"] == 64 << 20
+        assert host_config["DeviceRequests"] == [
+            {"Driver": "", "Count": 2, "DeviceIDs": None, "Capabilities": [["gpu"]], "Options": {}}
+        ]
+
+    def test_all_gpus_and_sizes_in_bytes(self) -> None:
+        host_config = spec(gpus="all", shm_size=1_000_000, cpus=0.1).create_body()["HostConfig"]
+        assert host_config["DeviceRequests"][0]["Count"] == -1
+        assert host_config["ShmSize"] == 1_000_000
+        assert host_config["NanoCpus"] == 100_000_000  # exact, not 100000000.00000001
+
+    def test_none_unless_asked_for(self) -> None:
+        body = spec().create_body()
+        assert "User" not in body
+        assert not {"NanoCpus", "ShmSize", "DeviceRequests"} & set(body["HostConfig"])
+
+    def test_the_preview_shows_them_as_sent(self) -> None:
+        built = spec(cpus=2, shm_size="1g", gpus="all", user="app")
+        assert built.preview()["config"] == built.create_body()
 
 
 class TestPulls:

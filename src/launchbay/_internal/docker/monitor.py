@@ -40,13 +40,23 @@ async def follow_container(
     attach_body: ByteStream | None = None,
     *,
     auto_remove: bool = False,
+    watchdog: Callable[[], Awaitable[None]] | None = None,
 ) -> ContainerExit | None:
     """Relay the output (from ``attach_body``, or from the log's start when it
     is None) and wait for the exit (and, with ``auto_remove``, the removal, as
-    ``docker run --rm`` does). None: removed before its exit was seen."""
+    ``docker run --rm`` does). None: removed before its exit was seen.
+
+    ``watchdog`` (the run's timeout) runs beside the wait and is cancelled
+    once the container has exited."""
     container_id = subscription.container_id
     exited = anyio.Event()
     relay_done = anyio.Event()
+    watchdog_scope = anyio.CancelScope()
+
+    async def watch() -> None:
+        assert watchdog is not None
+        with watchdog_scope:
+            await watchdog()
 
     async def resume_from_log() -> None:
         assert output is not None
@@ -92,8 +102,11 @@ async def follow_container(
     async with anyio.create_task_group() as task_group:
         if output is not None:
             task_group.start_soon(relay)
+        if watchdog is not None:
+            task_group.start_soon(watch)
         result = await subscription.wait_for_exit(connection, inspect)
         exited.set()
+        watchdog_scope.cancel()
         if output is not None:
             with anyio.move_on_after(DRAIN_SECONDS):
                 await relay_done.wait()

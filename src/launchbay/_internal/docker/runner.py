@@ -4,7 +4,10 @@
 ``RunOutcome``: pull when the policy says so, create (a taken name retries as
 ``name-1``...), connect the other networks, attach to the output *before*
 start, start, then follow the container (``monitor``) until the shared events
-stream (``events``) reports its exit.
+stream (``events``) reports its exit. A run past its ``timeout_seconds`` is
+stopped (``docker stop`` with the grace of the stop request); a cancelled run
+stops its container as SPEC 13 says: the stop request's signal, its grace,
+then SIGKILL (at once on a second signal).
 
 Cost of one run, in API requests, once the engine's versions are known and its
 events stream is open: create, attach (with ``stream_output``) and start; the
@@ -17,9 +20,11 @@ worker threads; output streams are read on the event loop (``streams``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
-from collections.abc import Callable, Mapping
+import signal
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -44,6 +49,7 @@ from launchbay._internal.docker.events import watcher_for
 from launchbay._internal.docker.images import ImagePullPolicy
 from launchbay._internal.docker.monitor import Inspect, follow_container
 from launchbay._internal.docker.output import ContainerOutput
+from launchbay._internal.docker.progress import reporter_for
 from launchbay._internal.docker.pull import pull_image
 from launchbay._internal.docker.spec import ContainerSpec
 from launchbay._internal.docker.state import ContainerExit, is_finished, started_at
@@ -55,8 +61,9 @@ from launchbay._internal.docker.streams import (
     StreamBroken,
     supports,
 )
-from launchbay._internal.exits import CANCEL_GRACE_SECONDS, ExitReason
+from launchbay._internal.exits import ExitReason
 from launchbay._internal.pids import parse_docker_pid
+from launchbay._internal.stopping import Escalated, StopRequest, current_stop_request
 from launchbay.exceptions import InfrastructureError, InfrastructureNotAvailable, InfrastructureNotFound
 
 if TYPE_CHECKING:
@@ -70,8 +77,7 @@ logger = logging.getLogger(loggers.DOCKER)
 
 # Name conflicts retry with -1, -2, ... up to this many times.
 MAX_NAME_ATTEMPTS = 1000
-# A cancelled run's container gets CANCEL_GRACE_SECONDS to stop; its output is
-# relayed this much longer.
+# A stopped run's output is relayed this much longer than its grace.
 _DRAIN_MARGIN_SECONDS = 5
 
 
@@ -158,7 +164,7 @@ async def run_container(
                 resources.callback(output.finish)
                 attach_body = await _attach_output(output, display)  # before start: no byte missed
             connection = await subscription.wait_live()
-            await _call(host, client.api.start, container_id, error_exit_code=_start_exit_code)
+            await _start(host, client, container_id, spec)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 if attach_body is not None:
@@ -168,14 +174,17 @@ async def run_container(
         logger.info("Docker container %s has status 'running'", display)
         identifier = f"{host.url}:{container_id}"
         task_status.started(identifier)
+        inspect = _inspector(client, container_id)
+        timer = _Timeout(spec.timeout_seconds, client, container_id, display)
         try:
             exit_ = await follow_container(
-                _inspector(client, container_id),
+                inspect,
                 subscription,
                 connection,
                 output,
                 attach_body,
                 auto_remove=spec.auto_remove,
+                watchdog=timer.stop_when_due if spec.timeout_seconds is not None else None,
             )
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
@@ -183,20 +192,70 @@ async def run_container(
                     logger.warning("Run cancelled: stopping Docker container %s", display)
                 else:
                     logger.warning("Run failed (%s): stopping Docker container %s", exc, display)
-                await _stop_and_drain(client, container_id, output)
+                exited = functools.partial(subscription.wait_for_exit, connection, inspect)
+                await _stop_and_drain(client, container_id, exited, output, current_stop_request())
             raise
+    if timer.fired:
+        return _timed_out(identifier, display, exit_, spec.timeout_seconds)
     return _outcome(identifier, display, exit_, spec.mem_limit)
 
 
+class _Timeout:
+    """Stops the container once the run has lasted ``seconds``: ``docker
+    stop`` with the stop request's grace (the engine sends the image's stop
+    signal, SIGTERM by default, then SIGKILL after the grace)."""
+
+    def __init__(
+        self, seconds: float | None, client: docker.DockerClient, container_id: str, display: str
+    ) -> None:
+        self.seconds = seconds
+        self.client = client
+        self.container_id = container_id
+        self.display = display
+        self.fired = False
+
+    async def stop_when_due(self) -> None:
+        assert self.seconds is not None
+        await anyio.sleep(self.seconds)
+        self.fired = True
+        grace = current_stop_request().grace_seconds
+        logger.warning(
+            "Docker container %s has run for %g s (its timeout): stopping it (killed after %g s)",
+            self.display,
+            self.seconds,
+            grace,
+        )
+        # Not waited for when the run is cancelled meanwhile: the cancellation stops it its own way.
+        await anyio.to_thread.run_sync(
+            _stop_quietly, self.client, self.container_id, grace, abandon_on_cancel=True
+        )
+
+
+def _timed_out(
+    identifier: str, display: str, exit_: ContainerExit | None, timeout_seconds: float | None
+) -> RunOutcome:
+    status_code = exit_.status_code if exit_ is not None else -1
+    logger.error(
+        "Docker container %s timed out after %g s and was stopped (status code %s).",
+        display,
+        timeout_seconds,
+        status_code,
+    )
+    return RunOutcome(identifier, status_code, f"timed out after {timeout_seconds:g} s", ExitReason.TIMED_OUT)
+
+
 async def _pull(host: DockerHost, image: str, registry: RegistryAccess | None) -> None:
-    """Pull the image; with a registry, through its logged-in client (so
-    logging in happens only when a pull is needed)."""
+    """Pull the image, its progress shown on stderr (``progress``); with a
+    registry, through its logged-in client (so logging in happens only when a
+    pull is needed)."""
     logger.info("Pulling image %r...", image)
 
     def pull() -> None:
         client = registry.get_docker_client() if registry else new_client(host)
         try:
-            pull_image(client, image, registry.auth_config() if registry else None)
+            pull_image(
+                client, image, registry.auth_config() if registry else None, reporter_for(image, logger)
+            )
         finally:
             client.close()
 
@@ -243,6 +302,21 @@ def _create_with_free_name(client: docker.DockerClient, spec: ContainerSpec) -> 
         f"Could not create container {spec.name!r}: the names {spec.name}-1 to "
         f"{spec.name}-{MAX_NAME_ATTEMPTS - 1} are all taken."
     )
+
+
+async def _start(
+    host: DockerHost, client: docker.DockerClient, container_id: str, spec: ContainerSpec
+) -> None:
+    try:
+        await _call(host, client.api.start, container_id, error_exit_code=_start_exit_code)
+    except InfrastructureError as exc:
+        if spec.gpus is not None and "device driver" in str(exc):
+            raise InfrastructureError(
+                f"{exc} (gpus={spec.gpus!r} needs GPUs and their container runtime, such as the "
+                f"NVIDIA Container Toolkit, on the host of the Docker engine at {host.url})",
+                exit_code=exc.exit_code,
+            ) from None
+        raise
 
 
 def _start_exit_code(message: str) -> int:
@@ -421,13 +495,17 @@ async def _remove_quietly(client: docker.DockerClient, container_id: str) -> Non
 
 
 async def _stop_and_drain(
-    client: docker.DockerClient, container_id: str, output: ContainerOutput | None
+    client: docker.DockerClient,
+    container_id: str,
+    exited: Callable[[], Awaitable[object]],
+    output: ContainerOutput | None,
+    request: StopRequest,
 ) -> None:
-    """Stop a cancelled run's container, still relaying what it writes until
-    it stops (from its log, skipping what was already relayed)."""
+    """Stop a cancelled run's container as SPEC 13 says, still relaying what
+    it writes until it stops (from its log, skipping what was already relayed)."""
 
     async def drain(output: ContainerOutput) -> None:
-        with anyio.move_on_after(CANCEL_GRACE_SECONDS + _DRAIN_MARGIN_SECONDS):
+        with anyio.move_on_after(request.grace_seconds + _DRAIN_MARGIN_SECONDS):
             try:
                 await output.follow_log(follow=True)
             except (LogUnavailable, StreamBroken, OSError):
@@ -436,14 +514,58 @@ async def _stop_and_drain(
     async with anyio.create_task_group() as task_group:
         if output is not None:
             task_group.start_soon(drain, output)
-        await _stop_quietly(client, container_id, stop_timeout(CANCEL_GRACE_SECONDS))
+        await stop_container(client, container_id, exited, request)
 
 
-async def _stop_quietly(client: docker.DockerClient, container_id: str, grace: int) -> None:
-    def stop() -> None:
+async def stop_container(
+    client: docker.DockerClient,
+    container_id: str,
+    exited: Callable[[], Awaitable[object]],
+    request: StopRequest,
+) -> None:
+    """``request.signum`` to the container (``docker kill --signal``: SIGINT
+    as SIGINT), then SIGKILL unless ``exited`` returns within the grace; a
+    second signal (the request escalated) kills it at once. Never leaves it
+    running."""
+    await _signal_quietly(client, container_id, request.signum)
+    if not await _exits_within_grace(exited, request):
+        await _signal_quietly(client, container_id, signal.SIGKILL)
+
+
+async def _exits_within_grace(exited: Callable[[], Awaitable[object]], request: StopRequest) -> bool:
+    done = False
+    async with anyio.create_task_group() as task_group:
+
+        async def grace() -> None:
+            try:
+                await request.sleep_unless_escalated(request.grace_seconds)
+            except Escalated:
+                pass
+            task_group.cancel_scope.cancel()
+
+        task_group.start_soon(grace)
+        await exited()
+        done = True
+        task_group.cancel_scope.cancel()
+    return done
+
+
+async def _signal_quietly(client: docker.DockerClient, container_id: str, signum: int) -> None:
+    """``docker kill --signal``; a container that has already stopped (or
+    gone) needs no signal."""
+
+    def kill() -> None:
         try:
-            client.api.stop(container_id, timeout=grace)
-        except Exception:
-            pass
+            client.api.kill(container_id, signal=int(signum))
+        except Exception as exc:
+            logger.debug("Signal %s to container %s: %s", signum, container_id[:12], exc)
 
-    await anyio.to_thread.run_sync(stop)
+    await anyio.to_thread.run_sync(kill)
+
+
+def _stop_quietly(client: docker.DockerClient, container_id: str, grace_seconds: float) -> None:
+    """``docker stop`` (blocking); a container already stopped or gone is fine."""
+    try:
+        client.api.stop(container_id, timeout=stop_timeout(grace_seconds))
+    except Exception as exc:
+        logger.debug("Stopping container %s: %s", container_id[:12], exc)

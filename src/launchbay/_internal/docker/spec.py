@@ -3,19 +3,20 @@
 ``build_spec`` turns the block's values, the platform and the engine's version
 into a frozen ``ContainerSpec``: the image and when to pull it, the name, the
 body of ``POST /containers/create`` (environment with the API URL rewritten,
-labels, mounts, limits, network mode, extra hosts) and the networks connected
-before start. ``preview()`` prints it; the runner sends it.
+labels, mounts, limits and resources, network mode, extra hosts), the networks
+connected before start and the run's timeout. ``preview()`` prints it (with
+passwords in the environment masked); the runner sends it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from launchbay._internal import urls
 from launchbay._internal.docker import labels as docker_labels
-from launchbay._internal.docker import names, networking
+from launchbay._internal.docker import names, networking, resources
 from launchbay._internal.docker.images import ImagePullPolicy, default_pull_policy
 from launchbay._internal.docker.memory import parse_bytes
 
@@ -49,6 +50,16 @@ class ContainerFields(Protocol):
     def memswap_limit(self) -> int | str | None: ...
     @property
     def privileged(self) -> bool: ...
+    @property
+    def cpus(self) -> float | None: ...
+    @property
+    def shm_size(self) -> int | str | None: ...
+    @property
+    def gpus(self) -> int | Literal["all"] | None: ...
+    @property
+    def user(self) -> str | None: ...
+    @property
+    def timeout_seconds(self) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,11 @@ class ContainerSpec:
     extra_hosts: tuple[str, ...]
     mem_limit: float | str | None  # as the user wrote it, for messages
     warnings: tuple[str, ...]  # configuration warnings for the user (SPEC 8)
+    nano_cpus: int | None = None  # HostConfig.NanoCpus (billionths of a CPU)
+    shm_size: int | None = None  # HostConfig.ShmSize (bytes)
+    gpus: int | Literal["all"] | None = None  # a device request for GPUs
+    user: str | None = None
+    timeout_seconds: float | None = None  # stopped once it has run this long
 
     def create_body(self) -> dict[str, Any]:
         """The body of ``POST /containers/create`` (a new dict each call)."""
@@ -83,6 +99,12 @@ class ContainerSpec:
             host_config["Memory"] = self.memory
         if self.memory_swap is not None:
             host_config["MemorySwap"] = self.memory_swap
+        if self.nano_cpus is not None:
+            host_config["NanoCpus"] = self.nano_cpus
+        if self.shm_size is not None:
+            host_config["ShmSize"] = self.shm_size
+        if self.gpus is not None:
+            host_config["DeviceRequests"] = [resources.gpu_request(self.gpus)]
         if self.network_mode:
             host_config["NetworkMode"] = self.network_mode
         if self.extra_hosts:
@@ -90,6 +112,8 @@ class ContainerSpec:
         body: dict[str, Any] = {"Image": self.image}
         if self.command is not None:
             body["Cmd"] = list(self.command)
+        if self.user is not None:
+            body["User"] = self.user
         body["Env"] = list(self.env)
         body["Labels"] = dict(self.labels)
         body["HostConfig"] = host_config
@@ -98,12 +122,16 @@ class ContainerSpec:
         return body
 
     def preview(self) -> dict[str, Any]:
-        """What ``DockerContainer.preview()`` prints."""
+        """What ``DockerContainer.preview()`` prints: the request as it will be
+        sent, except that passwords in the environment are masked."""
+        config = self.create_body()
+        config["Env"] = [urls.redact_text(entry) for entry in config["Env"]]
         return {
             "image_pull_policy": self.pull_policy.value,
             "name": self.name,
-            "config": self.create_body(),
+            "config": config,
             "connect_networks": list(self.connect_networks),
+            "timeout_seconds": self.timeout_seconds,
         }
 
 
@@ -161,4 +189,9 @@ def build_spec(
         extra_hosts=hosts,
         mem_limit=fields.mem_limit,
         warnings=tuple(warning for warning in warnings if warning),
+        nano_cpus=resources.nano_cpus(fields.cpus) if fields.cpus is not None else None,
+        shm_size=resources.shm_bytes(fields.shm_size) if fields.shm_size is not None else None,
+        gpus=fields.gpus,
+        user=fields.user,
+        timeout_seconds=fields.timeout_seconds,
     )
