@@ -68,6 +68,34 @@ def test_each_flags_field_is_a_field_of_its_kinds_block(kind: str) -> None:
             assert flag.field in block.model_fields, (flag, block)
 
 
+# A value of each flag whose fields differ by kind (the table gives it no field).
+_SAMPLES: dict[str, object] = {"cpus": 1.5, "memory": "512m"}
+
+
+@pytest.mark.parametrize("kind", [DOCKER, KUBERNETES])
+def test_flags_without_a_field_set_the_kinds_block_fields_through_its_conversions(kind: str) -> None:
+    from launchbay.cli import docker_options, kubernetes_options
+    from launchbay.cli.fields import FieldValues
+    from launchbay.infrastructure.container import DockerContainer
+    from launchbay.infrastructure.kubernetes import KubernetesJob
+
+    block, conversions = {
+        DOCKER: (DockerContainer, docker_options.CONVERSIONS),
+        KUBERNETES: (KubernetesJob, kubernetes_options.CONVERSIONS),
+    }[kind]
+    container_flags = [
+        flag
+        for flag in FLAGS
+        if flag.field is None and kind in flag.kinds and set(flag.kinds) <= {DOCKER, KUBERNETES}
+    ]
+    assert {flag.attribute for flag in container_flags} == set(_SAMPLES)
+    for flag in container_flags:
+        values = conversions[flag.attribute](_SAMPLES[flag.attribute])
+        assert isinstance(values, FieldValues) and values, flag
+        assert set(values) <= set(block.model_fields), (flag, block)
+        block(**values)  # values the block takes
+
+
 def test_defaults_are_fresh_and_not_given() -> None:
     one, two = ParsedFlags(), ParsedFlags()
     one.env.append("A=1")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from launchbay.cli.fields import Conversion
+from launchbay.cli.fields import Conversion, FieldValues
 from launchbay.cli.flags import FlagError
 
 if TYPE_CHECKING:
@@ -54,6 +54,11 @@ CONVERSIONS: dict[str, Conversion] = {
     "mem_limit": memory_size,
     "memswap_limit": memory_size,
     "registry": registry_block,
+    # The resource flags every container kind takes, as docker run spells them
+    # (--gpus N|all and --shm-size SIZE are the fields' own values).
+    "cpus": lambda cpus: FieldValues(cpus=cpus),
+    "memory": lambda size: FieldValues(mem_limit=memory_size(size)),
+    "shm_size": memory_size,
 }
 
 

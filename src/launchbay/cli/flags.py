@@ -31,6 +31,7 @@ INFRA_COMMANDS = (RUN, PREVIEW, SAVE)
 KIND_PANEL = "Where to run"
 COMMON_PANEL = "Run settings"
 PROCESS_PANEL = "Process"
+RESOURCES_PANEL = "Resources (Docker, Kubernetes)"
 DOCKER_PANEL = "Docker"
 KUBERNETES_PANEL = "Kubernetes"
 
@@ -218,6 +219,42 @@ FLAGS: tuple[Flag, ...] = (
         fast=True,
     ),
     Flag(
+        "cpus",
+        form=VALUE,
+        value_type=float,
+        metavar="CPUS",
+        help="CPUs the run may use, e.g. 0.5 or 2 (Docker: cpus; Kubernetes: CPU request = limit).",
+        panel=RESOURCES_PANEL,
+        kinds=(DOCKER, KUBERNETES),
+    ),
+    Flag(
+        "memory",
+        form=VALUE,
+        metavar="SIZE",
+        help="Memory the run may use, e.g. 512m or 2g (binary units, as docker's; Docker: mem_limit; "
+        "Kubernetes: memory request = limit).",
+        panel=RESOURCES_PANEL,
+        kinds=(DOCKER, KUBERNETES),
+    ),
+    Flag(
+        "gpus",
+        form=VALUE,
+        metavar="N|all",
+        help="GPUs for the run: a number, or all for Docker (Kubernetes: an nvidia.com/gpu limit).",
+        panel=RESOURCES_PANEL,
+        kinds=(DOCKER, KUBERNETES),
+        field="gpus",
+    ),
+    Flag(
+        "shm_size",
+        form=VALUE,
+        metavar="SIZE",
+        help="Size of the container's /dev/shm, e.g. 64m (Docker only).",
+        panel=RESOURCES_PANEL,
+        kinds=(DOCKER,),
+        field="shm_size",
+    ),
+    Flag(
         "pull",
         form=VALUE,
         metavar="POLICY",
@@ -401,6 +438,10 @@ class ParsedFlags:
     timeout: float | None
     grace: float | None
     working_dir: Path | None
+    cpus: float | None
+    memory: str | None
+    gpus: str | None
+    shm_size: str | None
     pull: str | None
     volume: list[str]
     network: list[str]

@@ -5,20 +5,20 @@ values that need it are converted."""
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from launchbay.cli.fields import Conversion
+from launchbay.cli.fields import Conversion, FieldValues
 from launchbay.cli.flags import FlagError
 
 if TYPE_CHECKING:
     from launchbay.blocks.kubernetes import KubernetesClusterConfig
     from launchbay.infrastructure.kubernetes import KubernetesJob
 
-# `launchbay run --kubernetes IMAGE -- CMD` runs CMD once, as `docker run`
-# would: unless the job file or a customization says otherwise, the job gets
-# no retries (Kubernetes' own default is 6, with minutes of back-off).
-RUN_ONCE = {"op": "add", "path": "/spec/backoffLimit", "value": 0}
+# Memory as Kubernetes quantities, largest binary suffix first.
+_BINARY_SUFFIXES = (("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10))
 
 
 def job_from_file(path: Path) -> dict[str, Any]:
@@ -51,23 +51,61 @@ def cluster_config_block(reference: str) -> KubernetesClusterConfig:
     return KubernetesClusterConfig.load(reference)
 
 
+def cpus(value: float) -> FieldValues:
+    """``--cpus`` as the CPU request and the limit (request = limit), a
+    quantity: ``2``, ``0.5`` -> ``500m``."""
+    if not math.isfinite(value) or value <= 0:
+        raise FlagError(f"--cpus must be a number of CPUs above 0, not {value:g}", param_hint="--cpus")
+    millicores = Decimal(repr(value)) * 1000
+    if millicores != millicores.to_integral_value():
+        raise FlagError(
+            f"--cpus {value:g} is finer than Kubernetes allows: use a multiple of 0.001 CPU",
+            param_hint="--cpus",
+        )
+    quantity = str(int(value)) if millicores % 1000 == 0 else f"{int(millicores)}m"
+    return FieldValues(cpu_request=quantity, cpu_limit=quantity)
+
+
+def memory(value: str) -> FieldValues:
+    """``--memory`` (docker's units: ``512m`` is 512 MiB) as the memory request
+    and the limit (request = limit), a binary quantity: ``512Mi``, ``2Gi``."""
+    from launchbay._internal.docker.memory import parse_bytes
+
+    try:
+        size = parse_bytes(value)
+    except ValueError as exc:
+        raise FlagError(str(exc), param_hint="--memory") from None
+    if size <= 0:
+        raise FlagError(f"--memory must be above 0, not {value!r}", param_hint="--memory")
+    quantity = next(
+        (f"{size // factor}{suffix}" for suffix, factor in _BINARY_SUFFIXES if size % factor == 0), str(size)
+    )
+    return FieldValues(memory_request=quantity, memory_limit=quantity)
+
+
+def gpus(value: str) -> int:
+    """``--gpus N``: an ``nvidia.com/gpu`` limit (Kubernetes has no "all")."""
+    text = value.strip()
+    if not text.isdigit() or int(text) <= 0:
+        raise FlagError(
+            f"--gpus for Kubernetes takes a number of GPUs above 0, not {value!r}", param_hint="--gpus"
+        )
+    return int(text)
+
+
 CONVERSIONS: dict[str, Conversion] = {
     "job_file": job_from_file,
     "customization": customizations,
     "cluster_config": cluster_config_block,
+    "cpus": cpus,
+    "memory": memory,
+    "gpus": gpus,
 }
 
 
 def kubernetes_job(fields: dict[str, Any]) -> KubernetesJob:
+    """The job the flags describe; it runs its command once unless the job file or
+    a customization says otherwise (the block's ``backoff_limit``, as on the API)."""
     from launchbay.infrastructure.kubernetes import KubernetesJob
 
-    patch: list[dict[str, Any]] = fields.get("customizations", [])
-    if not _sets_backoff_limit(fields.get("job"), patch):
-        patch = [RUN_ONCE, *patch]
-    return KubernetesJob(**{**fields, "customizations": patch})
-
-
-def _sets_backoff_limit(job: object, patch: list[dict[str, Any]]) -> bool:
-    if isinstance(job, dict) and "backoffLimit" in (job.get("spec") or {}):
-        return True
-    return any(op.get("path") in ("/spec/backoffLimit", "/spec") for op in patch)
+    return KubernetesJob(**fields)
