@@ -146,31 +146,42 @@ def test_a_second_interrupt_in_the_async_api_kills_the_tree(tmp_path: Path) -> N
         proc.wait()
 
 
-def _read_until(fd: int, wanted: bytes, timeout: float = 20) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while wanted not in seen:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"{wanted!r} never came; the terminal showed {seen[-2000:]!r}")
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if ready:
-            try:
-                seen += os.read(fd, 65536)
-            except OSError:
-                break
-    return seen
+class Terminal:
+    """The master side of a pty, read with a buffer: what one wait reads past
+    its match is kept for the next."""
 
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pending = b""
 
-def _quiet_for(fd: int, word: bytes, seconds: float) -> bool:
-    """Whether ``word`` stays off the terminal for ``seconds``."""
-    seen = b""
-    deadline = time.monotonic() + seconds
-    while (remaining := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if ready:
-            seen += os.read(fd, 65536)
-    return word not in seen
+    def write(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def read_until(self, wanted: bytes, timeout: float = 20) -> bytes:
+        deadline = time.monotonic() + timeout
+        while wanted not in self.pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{wanted!r} never came; the terminal showed {self.pending[-2000:]!r}")
+            ready, _, _ = select.select([self.fd], [], [], remaining)
+            if ready:
+                try:
+                    self.pending += os.read(self.fd, 65536)
+                except OSError:
+                    break
+        end = self.pending.index(wanted) + len(wanted)
+        seen, self.pending = self.pending[:end], self.pending[end:]
+        return seen
+
+    def quiet_for(self, word: bytes, seconds: float) -> bool:
+        """Whether ``word`` stays off the terminal for ``seconds`` (from now)."""
+        self.pending = b""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.fd], [], [], remaining)
+            if ready:
+                self.pending += os.read(self.fd, 65536)
+        return word not in self.pending
 
 
 @pytest.mark.parametrize("mode", ["cgroup-v2", "session"])
@@ -183,21 +194,22 @@ def test_ctrl_z_stops_the_run_with_launchbay_and_fg_resumes_both(mode: str, tmp_
         os.environ["LAUNCHBAY_CONTAINMENT"] = mode
         os.environ["PS1"] = "PROMPT$ "
         os.execvp("bash", ["bash", "--norc", "--noprofile", "-i"])
+    terminal = Terminal(fd)
     try:
-        _read_until(fd, b"PROMPT$ ")
-        os.write(fd, f"{sys.executable} -m launchbay.cli run -q -- sh {ticker}\n".encode())
-        _read_until(fd, b"tick3")
-        os.write(fd, b"\x1a")  # Ctrl+Z
-        _read_until(fd, b"Stopped")
-        _read_until(fd, b"PROMPT$ ")
-        assert _quiet_for(fd, b"tick", 1.0)  # nothing prints over the prompt
-        os.write(fd, b"fg\n")
-        _read_until(fd, b"tick")  # running again
-        os.write(fd, b"\x03")  # Ctrl+C
-        _read_until(fd, b"PROMPT$ ")
-        os.write(fd, b"echo status=$?\n")
-        assert b"status=130" in _read_until(fd, b"status=1")
-        os.write(fd, b"exit\n")
+        terminal.read_until(b"PROMPT$ ")
+        terminal.write(f"{sys.executable} -m launchbay.cli run -q -- sh {ticker}\n".encode())
+        terminal.read_until(b"tick3")
+        terminal.write(b"\x1a")  # Ctrl+Z
+        terminal.read_until(b"Stopped")
+        terminal.read_until(b"PROMPT$ ")
+        assert terminal.quiet_for(b"tick", 1.0)  # nothing prints over the prompt
+        terminal.write(b"fg\n")
+        terminal.read_until(b"\ntick")  # running again (a new tick line, not the echoed command)
+        terminal.write(b"\x03")  # Ctrl+C
+        terminal.read_until(b"PROMPT$ ")
+        terminal.write(b"echo status=$?\n")
+        terminal.read_until(b"status=130")  # 128 + SIGINT
+        terminal.write(b"exit\n")
     finally:
         try:
             os.kill(pid, signal.SIGKILL)

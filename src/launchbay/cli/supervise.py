@@ -146,8 +146,9 @@ def _wait_with_signals(
     timeout: float | None,
     mark: Callable[[ExitReason], None],
 ) -> int:
-    """Until the leader exits, acting on signals, the timeout and the grace
-    (the stop sequence of the runner, driven by this loop's deadlines)."""
+    """Until the leader exits, acting on signals, the timeout and the grace.
+    Once a stop has begun (a signal, the timeout), also until the rest of the
+    tree is gone or its grace is over: the grace is the whole tree's."""
     pidfd = os.pidfd_open(popen.pid) if hasattr(os, "pidfd_open") else -1
     poller = select.poll()
     if pidfd >= 0:
@@ -155,12 +156,22 @@ def _wait_with_signals(
     poller.register(signals, select.POLLIN)
     timeout_at = None if timeout is None else time.monotonic() + timeout
     kill_at: float | None = None
+    idle = 0.002  # poll interval once only the rest of the tree is awaited
     try:
-        while popen.poll() is None:
+        while True:
+            leader_done = popen.poll() is not None
+            if leader_done and (kill_at is None or not scope.has_members()):
+                break
+            if leader_done and pidfd >= 0:
+                poller.unregister(pidfd)  # readable for good now
+                os.close(pidfd)
+                pidfd = -1
             deadlines = [t for t in (timeout_at, kill_at) if t is not None]
             wait_ms = None if not deadlines else max(0, int((min(deadlines) - time.monotonic()) * 1000) + 1)
             if pidfd < 0:
-                wait_ms = 50 if wait_ms is None else min(wait_ms, 50)
+                step = int(idle * 1000) + 1
+                wait_ms = step if wait_ms is None else min(wait_ms, step)
+                idle = min(idle * 2, 0.1)
             poller.poll(wait_ms)
             for signum in _drain(signals):
                 action = policy.on_signal(signum)
