@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "Deployment": "launchbay.models",
     "Flow": "launchbay.models",
     "get_current_settings": "launchbay.settings",
+    "raise_open_file_limit": "launchbay._internal.limits",
 }
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "ProcessResult",
     "__version__",
     "get_current_settings",
+    "raise_open_file_limit",
 ]
 
 
@@ -75,6 +77,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from launchbay._internal.exits import ExitReason
+    from launchbay._internal.limits import raise_open_file_limit
     from launchbay.blocks.core import Block
     from launchbay.blocks.docker import DockerRegistry
     from launchbay.blocks.kubernetes import KubernetesClusterConfig

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from launchbay._internal.exits import CANCEL_GRACE_SECONDS, ExitReason
+from launchbay._internal.limits import raise_open_file_limit
 from launchbay._internal.signals import HANDLED, Action, SignalPolicy
 from launchbay.cli import console
 
@@ -117,6 +118,7 @@ def run_process(
     from launchbay._internal.process import runner
 
     runner.SUPERVISOR.claims_orphans = True
+    raise_open_file_limit()
     policy = SignalPolicy(grace_seconds)
 
     def on_started(identifier: str) -> None:
@@ -235,6 +237,7 @@ def run_infrastructure(
     from launchbay._internal.stopping import STOP_REQUEST, StopRequest
 
     SUPERVISOR.claims_orphans = True
+    raise_open_file_limit()
     policy = SignalPolicy(grace_seconds)
     request = StopRequest(grace_seconds=grace_seconds)
     outcome: dict[str, Any] = {}
