@@ -129,7 +129,7 @@ def containment_in_effect() -> str:
 
 
 def spawn(
-    command: tuple[str, ...], cwd: str, env: dict[str, str] | None, stdout: int, stderr: int
+    command: tuple[str, ...], cwd: str, env: dict[bytes, bytes] | None, stdout: int, stderr: int
 ) -> subprocess.Popen[bytes]:
     """Start ``command`` (never through a shell) as the leader of a new
     session; failures become InfrastructureErrors with the CLI's exit codes."""

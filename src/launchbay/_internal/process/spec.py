@@ -21,17 +21,20 @@ class ProcessSpec:
     name: str | None
     timeout_seconds: float | None = None
 
-    def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    def environment(self, extra: Mapping[str, str] | None = None) -> dict[bytes, bytes] | None:
         """The child's whole environment: ours, overridden by ``overrides`` then
         ``extra``; None when nothing changes it (the child inherits ours as is,
-        which spares copying and encoding it)."""
+        which spares copying and encoding it). Built from ``os.environb``, so
+        the inherited variables are never decoded and encoded again."""
         if not self.overrides and not extra:
             return None
-        merged: dict[str, str | None] = dict(os.environ)
-        merged.update(self.overrides)
-        if extra:
-            merged.update(extra)
-        return {key: value for key, value in merged.items() if value is not None}
+        merged = dict(os.environb)
+        for key, value in (*self.overrides, *(extra or {}).items()):
+            if value is None:
+                merged.pop(os.fsencode(key), None)
+            else:
+                merged[os.fsencode(key)] = os.fsencode(value)
+        return merged
 
     @property
     def display_name(self) -> str:
