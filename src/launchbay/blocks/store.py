@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from launchbay._internal.records import schema
+from launchbay._internal.records.schema import BLOCKS_TABLE, SCHEMA_TABLE
 from launchbay._internal.urls import REDACTED, redact_url
 from launchbay.exceptions import BlockAlreadyExists, BlockError, StoreError
 
@@ -49,30 +51,17 @@ __all__ = [
 
 logger = logging.getLogger("launchbay.blocks.store")
 
-SCHEMA_TABLE = "launchbay_schema"
-BLOCKS_TABLE = "launchbay_blocks"
 BLOCK_COLUMNS = ("type_slug", "name", "document", "created", "updated")
 
-# _MIGRATIONS[n - 1] takes a store from version n - 1 to version n. Version 0 is
-# a store from before versioning: it may already hold the blocks table, hence
-# IF NOT EXISTS. Run records (SPEC 14) come as version 2.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        f"""CREATE TABLE IF NOT EXISTS {BLOCKS_TABLE} (
-            type_slug TEXT NOT NULL,
-            name TEXT NOT NULL,
-            document TEXT NOT NULL,
-            created TEXT NOT NULL,
-            updated TEXT NOT NULL,
-            PRIMARY KEY (type_slug, name)
-        )""",
-    ),
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
+# The migrations (one tuple of statements per version) are shared with the run
+# records, which write to the same store: see launchbay._internal.records.schema.
+# Version 1 is the blocks table; version 2 adds the run records (SPEC 14).
+_MIGRATIONS = schema.MIGRATIONS
+SCHEMA_VERSION = schema.SCHEMA_VERSION
 
 # Serialises schema upgrades between PostgreSQL writers (CREATE TABLE IF NOT
-# EXISTS races between fresh concurrent writers).
-_PG_SCHEMA_LOCK = 7213431
+# EXISTS races between fresh concurrent writers), the run records' too.
+_PG_SCHEMA_LOCK = schema.PG_SCHEMA_LOCK
 
 
 @dataclass(frozen=True)
@@ -205,16 +194,7 @@ class _SQLBlockStore:
     def _upgrade(self, connection: Any, version: int | None) -> None:
         """Bring the store from ``version`` to ``SCHEMA_VERSION``, inside the
         caller's write transaction."""
-        start = version or 0
-        for statements in _MIGRATIONS[start:]:
-            for statement in statements:
-                connection.execute(statement)
-        if start < SCHEMA_VERSION:
-            connection.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (version INTEGER NOT NULL)")
-            connection.execute(f"DELETE FROM {SCHEMA_TABLE}")
-            connection.execute(
-                self._sql(f"INSERT INTO {SCHEMA_TABLE} (version) VALUES (?)"), (SCHEMA_VERSION,)
-            )
+        schema.upgrade(connection, version, self._placeholder)
 
     # --- blocks ---------------------------------------------------------
 
