@@ -408,6 +408,16 @@ FLAGS: tuple[Flag, ...] = (
         kinds=(KUBERNETES,),
         field="job_watch_timeout_seconds",
     ),
+    Flag(
+        "detach",
+        "--detach",
+        "-d",
+        form=SWITCH,
+        help="Start the run in the background: print its run id and exit 0 once it has started "
+        "(follow it with launchbay logs -f / wait / attach).",
+        panel=COMMON_PANEL,
+        commands=(RUN,),
+    ),
 )
 
 
@@ -459,6 +469,7 @@ class ParsedFlags:
     pull_policy: str | None
     finished_job_ttl: int | None
     job_watch_timeout: int | None
+    detach: bool
 
     def __init__(self, **values: object) -> None:
         for flag in FLAGS:
