@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import require
-from tests.netproxy import ForwardingProxy, unix_endpoints
+from tests.netproxy import ForwardingProxy, tcp_endpoints, unix_endpoints
 
 TEST_IMAGE = os.environ.get("LAUNCHBAY_TEST_DOCKER_IMAGE", "launchbay-test/busybox:1.35")
 TEST_LABEL = "launchbay.io/test-run"  # becomes io.launchbay.test-run on containers
@@ -190,6 +191,45 @@ class DockerProxy(ForwardingProxy):
     @property
     def url(self) -> str:
         return f"unix://{self.path}"
+
+
+class StallingProxy(ForwardingProxy):
+    """A TCP proxy (to the local registry, say) that forwards until
+    ``stall_after`` bytes have come back from upstream, then holds the rest
+    until it is closed: a download that hangs half-way, every time."""
+
+    def __init__(self, target: tuple[str, int], stall_after: int) -> None:
+        self.stall_after = stall_after
+        self.forwarded = 0
+        self.stalled = threading.Event()
+        self._released = threading.Event()
+        super().__init__(*tcp_endpoints(target))
+
+    def _pump(self, source: Any, sink: Any, record: bool) -> None:
+        if record:  # client -> upstream: as it is
+            return super()._pump(source, sink, record)
+        try:
+            while data := source.recv(65536):
+                with self._lock:
+                    allowed = max(0, self.stall_after - self.forwarded)
+                    self.forwarded += min(allowed, len(data))
+                sink.sendall(data[:allowed])
+                if len(data) > allowed:
+                    self.stalled.set()
+                    self._released.wait()
+                    return
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._released.set()
+        super().close()
 
 
 @pytest.fixture

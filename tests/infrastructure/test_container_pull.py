@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import os
 import pty
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from launchbay import DockerContainer, DockerRegistry
@@ -17,7 +21,9 @@ from launchbay.exceptions import InfrastructureError
 from tests.cli.commands import LAUNCHBAY
 from tests.docker_fixtures import (  # noqa: F401 - fixtures
     RegistryImages,
+    StallingProxy,
     _docker_session,
+    container_by_label,
     docker_client,
     registry,
     registry_images,
@@ -338,3 +344,73 @@ class TestProgress:
         assert f"Pulling {image}" in text and "layers" in text  # the bar, drawn while it lasted
         assert "\x1b[" in text  # with the terminal's control sequences
         assert PULLED.search(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)) is not None  # then the closing line
+
+
+class TestCancel:
+    @pytest.mark.timeout(180)
+    def test_a_cancelled_run_stops_its_pull_at_once(
+        self,
+        docker_client: Any,
+        registry: dict[str, str],
+        registry_images: RegistryImages,
+        test_labels: dict[str, str],
+    ) -> None:
+        registry_images.push_sized("big", LAYER_BYTES)
+        host, port = registry["address"].rsplit(":", 1)
+        proxy = StallingProxy((host, int(port)), stall_after=LAYER_BYTES // 3)  # the pull hangs half-way
+        try:
+            address = f"127.0.0.1:{proxy.port}"
+            image = registry_images.ref("big").replace(registry["address"], address, 1)
+            container = DockerContainer(
+                image=image,
+                image_pull_policy="ALWAYS",
+                image_registry=DockerRegistry(
+                    username=registry["username"], password=registry["password"], registry_url=address
+                ),
+                command=["true"],
+                labels=test_labels,
+            )
+
+            async def main() -> None:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(container.arun)
+                    assert await anyio.to_thread.run_sync(proxy.stalled.wait, 120)
+                    tg.cancel_scope.cancel()  # were the pull not cancellable, this would wait for ever
+
+            anyio.run(main)
+            assert container_by_label(docker_client, docker_client.launchbay_test_run) == []
+        finally:
+            proxy.close()
+
+    def test_credentials_of_docker_login_are_used_without_a_registry_block(
+        self,
+        docker_client: Any,
+        registry: dict[str, str],
+        registry_images: RegistryImages,
+        test_labels: dict[str, str],
+        tmp_path: Path,
+    ) -> None:
+        registry_images.push("v1")
+        token = base64.b64encode(f"{registry['username']}:{registry['password']}".encode()).decode()
+        (tmp_path / "config.json").write_text(json.dumps({"auths": {registry["address"]: {"auth": token}}}))
+        label = "=".join(next(iter(test_labels.items())))
+        command = [
+            "run",
+            "--docker",
+            registry_images.ref("v1"),
+            "--pull",
+            "always",
+            "-l",
+            label,
+            "--",
+            "true",
+        ]
+        done = subprocess.run(
+            [LAUNCHBAY, *command],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "DOCKER_CONFIG": str(tmp_path)},
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Pulled image" in done.stderr

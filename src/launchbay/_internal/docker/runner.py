@@ -49,8 +49,8 @@ from launchbay._internal.docker.events import watcher_for
 from launchbay._internal.docker.images import ImagePullPolicy
 from launchbay._internal.docker.monitor import Inspect, follow_container
 from launchbay._internal.docker.output import ContainerOutput
-from launchbay._internal.docker.progress import reporter_for
-from launchbay._internal.docker.pull import pull_image
+from launchbay._internal.docker.progress import PullReporter, reporter_for
+from launchbay._internal.docker.pull import pull_credentials, pull_image, pull_image_blocking
 from launchbay._internal.docker.spec import ContainerSpec
 from launchbay._internal.docker.state import ContainerExit, is_finished, started_at
 from launchbay._internal.docker.streams import (
@@ -143,8 +143,8 @@ async def run_container(
 ) -> RunOutcome:
     host, client = engine.host, engine.client
     if spec.pull_policy is ImagePullPolicy.ALWAYS:
-        await _pull(host, spec.image, registry)
-    container_id, name = await _create(host, client, spec, registry)
+        await _pull(engine, spec.image, registry)
+    container_id, name = await _create(engine, spec, registry)
     display = repr(name) if name else container_id[:12]
     logger.info("Docker container %s has status 'created'", display)
 
@@ -244,29 +244,51 @@ def _timed_out(
     return RunOutcome(identifier, status_code, f"timed out after {timeout_seconds:g} s", ExitReason.TIMED_OUT)
 
 
-async def _pull(host: DockerHost, image: str, registry: RegistryAccess | None) -> None:
+async def _pull(engine: Engine, image: str, registry: RegistryAccess | None) -> None:
     """Pull the image, its progress shown on stderr (``progress``); with a
-    registry, through its logged-in client (so logging in happens only when a
-    pull is needed)."""
+    registry, after logging in to it (so logging in happens only when a pull
+    is needed). The pull itself is streamed on the event loop: a cancelled run
+    stops it at once."""
+    host = engine.host
     logger.info("Pulling image %r...", image)
-
-    def pull() -> None:
-        client = registry.get_docker_client() if registry else new_client(host)
+    auth_config = await _call(host, _log_in, registry) if registry is not None else None
+    reporter = reporter_for(image, logger)
+    if not supports(host):
+        await _call(host, _pull_blocking, host, image, auth_config, reporter)
+        return
+    credentials = await _call(host, pull_credentials, engine.client, image, auth_config)
+    async with EngineStreams(host, engine.info.api_version) as streams:
         try:
-            pull_image(
-                client, image, registry.auth_config() if registry else None, reporter_for(image, logger)
-            )
-        finally:
-            client.close()
+            await pull_image(streams, image, credentials, reporter)
+        except EngineUnreachable as exc:
+            raise connection_error(host, exc) from None
+        except StreamBroken as exc:
+            raise InfrastructureError(f"Could not pull image {image!r}: {exc}") from None
 
-    await _call(host, pull)
+
+def _log_in(registry: RegistryAccess) -> dict[str, str]:
+    """Log in to the registry (a failure names it, never the password); its
+    credentials for the pull."""
+    registry.get_docker_client().close()
+    return registry.auth_config()
+
+
+def _pull_blocking(
+    host: DockerHost, image: str, auth_config: dict[str, str] | None, reporter: PullReporter
+) -> None:
+    client = new_client(host)
+    try:
+        pull_image_blocking(client, image, auth_config, reporter)
+    finally:
+        client.close()
 
 
 async def _create(
-    host: DockerHost, client: docker.DockerClient, spec: ContainerSpec, registry: RegistryAccess | None
+    engine: Engine, spec: ContainerSpec, registry: RegistryAccess | None
 ) -> tuple[str, str | None]:
     import docker
 
+    host, client = engine.host, engine.client
     try:
         return await _call(host, _create_with_free_name, client, spec)
     except docker.errors.ImageNotFound:
@@ -280,7 +302,7 @@ async def _create(
             raise InfrastructureError(
                 f"Image {spec.image!r} was pulled but the engine does not find it (removed meanwhile?)."
             ) from None
-    await _pull(host, spec.image, registry)
+    await _pull(engine, spec.image, registry)
     return await _call(host, _create_with_free_name, client, spec)
 
 

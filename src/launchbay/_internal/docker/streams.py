@@ -1,5 +1,5 @@
-"""The engine's streaming endpoints (``attach``, ``logs``) on the event loop,
-through httpx.
+"""The engine's streaming endpoints (``attach``, ``logs``, the pull's
+progress) on the event loop, through httpx.
 
 Container output is read by the event loop from the engine's socket, so any
 number of containers are streamed without a thread each. httpx speaks Unix
@@ -45,6 +45,10 @@ class LogUnavailable(Exception):
 
 class ContainerGone(LogUnavailable):
     """The container no longer exists (removed), so its log cannot be read."""
+
+
+class PullRefused(Exception):
+    """The engine answered a pull with an error status; the message is its own."""
 
 
 def supports(host: DockerHost) -> bool:
@@ -155,6 +159,28 @@ class EngineStreams:
                 raise ContainerGone(message)
             raise LogUnavailable(f"HTTP {response.status_code}: {message}")
         return ByteStream(response)
+
+    async def pull(
+        self, repository: str, tag: str, auth_header: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Pull ``repository:tag`` (``POST /images/create``, with the
+        ``X-Registry-Auth`` header given), yielding the engine's progress
+        messages as they come. Cancelled (or closed) early, the connection
+        goes, and the engine stops the pull."""
+        params = {"fromImage": repository, "tag": tag}
+        headers = {"X-Registry-Auth": auth_header} if auth_header else {}
+        response = await self._send("POST", f"/v{self.api_version}/images/create", params, headers=headers)
+        try:
+            if response.status_code != 200:
+                raise PullRefused(_engine_message(await response.aread()))
+            try:
+                async for line in response.aiter_lines():
+                    if line.strip():
+                        yield json.loads(line)
+            except httpx.TransportError as exc:
+                raise StreamBroken(_describe(exc)) from None
+        finally:
+            await _close(response)
 
 
 class ByteStream:
