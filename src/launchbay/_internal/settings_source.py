@@ -43,7 +43,10 @@ def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]
 
 
 def normalize_home(value: Path) -> Path:
-    return value.expanduser()
+    """``~`` expanded and a relative path made absolute against the caller's
+    directory now: a run started elsewhere (its own temporary directory) must
+    find the same HOME."""
+    return Path(os.path.abspath(value.expanduser()))
 
 
 def normalize_logging_level(value: str) -> str:

@@ -13,6 +13,7 @@ from launchbay.cli.exit_codes import exit_code_for
 from launchbay.cli.flags import PREVIEW, RUN, ParsedFlags
 from launchbay.cli.info import info
 from launchbay.cli.parameters import with_flags
+from launchbay.cli.runs import register as register_run_commands
 from launchbay.cli.supervise import Interrupted, check_grace, run_infrastructure
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ def build_app() -> typer.Typer:
     app.command()(version)
     app.command()(info)
     app.add_typer(block_app, name="block")
+    register_run_commands(app)  # ps, logs, wait, inspect, rm, prune
     return app
 
 
@@ -66,6 +68,10 @@ def run(
     console.configure_logging(quiet=options.quiet, verbose=options.verbose)
     grace = check_grace(options.grace)
     infrastructure = build_infrastructure(options, command)
+    if options.detach:  # TEMPORARY (runs agent): the lead wires this
+        from launchbay.cli.runs import run_detached
+
+        raise typer.Exit(run_detached(infrastructure, options))
     try:
         result = run_infrastructure(infrastructure, quiet=options.quiet, grace_seconds=grace)
     except Interrupted as stopped:
@@ -81,6 +87,8 @@ def preview(
 ) -> None:
     """Print exactly what `run` would create, without creating anything."""
     infrastructure = build_infrastructure(options, command)
+    if not infrastructure.command or not infrastructure.command[0]:
+        raise typer.BadParameter("give the command to preview after -- (it is empty)", param_hint="COMMAND")
     print(infrastructure.preview())
 
 

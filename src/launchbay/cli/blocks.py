@@ -135,6 +135,19 @@ def save(
         "reauth": reauth is not None,
     }
     _refuse_options_of_other_types(block_type, given, options, command)
+    if file is not None:
+        mixed = [name for name, was_given in given.items() if was_given]
+        mixed += [flag.spellings[0] for flag in flags_of(SAVE) if is_given(getattr(options, flag.attribute))]
+        if command:
+            mixed.append("a command")
+        if mixed:
+            raise typer.BadParameter(
+                "--file holds the whole block: put "
+                + ", ".join(
+                    name if name.startswith(("-", "a ")) else "--" + name.replace("_", "-") for name in mixed
+                )
+                + " in the file, or save from flags without --file"
+            )
     block: Block
     if file is not None:
         data = _read_document(file)
@@ -156,6 +169,8 @@ def save(
         block = KubernetesClusterConfig.from_file(path=from_file, context_name=context)
     elif block_type == "docker-registry":
         password = sys.stdin.read().rstrip("\n") if password_stdin else None
+        if password_stdin and not password:
+            raise typer.BadParameter("--password-stdin read an empty password", param_hint="--password-stdin")
         if not (username and password is not None and registry_url):
             raise typer.BadParameter("docker-registry needs --username, --password-stdin and --registry-url")
         fields: dict[str, Any] = {"username": username, "password": password, "registry_url": registry_url}

@@ -20,7 +20,28 @@ def format_validation_error(exc: Exception) -> str:
     return f"invalid {title} configuration:\n" + "\n".join(lines)
 
 
+def _reopen_closed_standard_streams() -> None:
+    """``launchbay run -- cmd >&-`` (or ``2>&-``): a closed standard descriptor
+    is reopened on /dev/null, so that launchbay's own status lines (and the run,
+    which inherits it) lose nothing but the closed stream's output, the run's
+    exit code survives, and no file launchbay opens later takes fd 1 or 2."""
+    import os
+
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            if getattr(sys, name) is not None:
+                continue
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))  # noqa: SIM115 - for the process's life
+
+
 def main(argv: list[str] | None = None) -> int:
+    _reopen_closed_standard_streams()
     from launchbay.cli.console import error
     from launchbay.exceptions import InfrastructureNotAvailable, InfrastructureNotFound, LaunchbayError
 

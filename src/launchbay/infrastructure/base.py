@@ -90,7 +90,7 @@ class Infrastructure(Block):
     async def arun(self, task_status: TaskStatus[str] | None = None) -> InfrastructureResult:
         """Create the infrastructure, report its pid through ``task_status``,
         monitor it to the end and return the result."""
-        if not self.command:
+        if not self.command or not self.command[0]:
             raise ValueError(f"{type(self).__name__} cannot be run with empty command.")
         if task_status is None:
             from anyio import TASK_STATUS_IGNORED
@@ -133,7 +133,7 @@ class Infrastructure(Block):
     def _run_blocking(self, task_status: TaskStatus[str] | None = None) -> Any:
         if task_status is not None:
             return NotImplemented
-        if not self.command:
+        if not self.command or not self.command[0]:
             raise ValueError(f"{type(self).__name__} cannot be run with empty command.")
         result = self._run_without_loop()
         return NotImplemented if result is None else result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -12,10 +13,23 @@ from launchbay._internal import output
 from launchbay._internal.exits import CANCEL_GRACE_SECONDS  # noqa: F401 - re-exported
 from launchbay._internal.process import runner
 from launchbay._internal.process.spec import ProcessSpec, build_spec
+from launchbay.engine import FLOW_ENTRYPOINT_ENV
 from launchbay.infrastructure.base import Infrastructure, InfrastructureResult
 
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
+
+
+def _entrypoint_resolved(env: dict[str, str | None]) -> dict[str, str | None]:
+    """A flow entrypoint's relative file (``flows.py:add``) made absolute against
+    the caller's directory: the run starts in a directory of its own."""
+    entrypoint = env.get(FLOW_ENTRYPOINT_ENV)
+    if not entrypoint:
+        return env
+    path, colon, function = entrypoint.rpartition(":")
+    if not colon or not path.endswith(".py") or os.path.isabs(path):
+        return env
+    return {**env, FLOW_ENTRYPOINT_ENV: f"{os.path.abspath(path)}:{function}"}
 
 
 class ProcessResult(InfrastructureResult):
@@ -48,7 +62,7 @@ class Process(Infrastructure):
         return build_spec(
             self.command,
             base_environment=self._base_environment(),
-            env=self.env,
+            env=_entrypoint_resolved(self.env),
             working_dir=self.working_dir,
             stream_output=self.stream_output,
             name=self.name,
