@@ -347,3 +347,14 @@ def test_sync_run_relays_to_streams_without_file_descriptors(capsys: pytest.Capt
     assert result.status_code == 0
     captured = capsys.readouterr()
     assert captured.out == "out\nlast" and captured.err == "err"
+
+
+def test_preview_masks_the_database_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAUNCHBAY_DATABASE_URL", "postgresql://u:S3cretPW@127.0.0.1:5432/db")
+    shown = Process(command=["true"], env={"OTHER": "https://me:pw2@example.com/x"}).preview()
+    assert "S3cretPW" not in shown and "pw2" not in shown
+    assert "LAUNCHBAY_DATABASE_URL=postgresql://u:***@127.0.0.1:5432/db" in shown
+    done = subprocess.run(
+        [sys.executable, "-m", "launchbay.cli", "preview", "--", "true"], capture_output=True, text=True, check=True
+    )
+    assert "S3cretPW" not in done.stdout + done.stderr

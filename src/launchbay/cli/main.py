@@ -42,6 +42,11 @@ def _reopen_closed_standard_streams() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _reopen_closed_standard_streams()
+    import warnings
+
+    # launchbay's warnings are also log records, which the CLI prints as status
+    # lines: Python's own copy of them would say everything twice.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"launchbay(\.|$)")
     from launchbay.cli.console import error
     from launchbay.exceptions import InfrastructureNotAvailable, InfrastructureNotFound, LaunchbayError
 

@@ -13,6 +13,7 @@ from launchbay._internal import output
 from launchbay._internal.exits import CANCEL_GRACE_SECONDS  # noqa: F401 - re-exported
 from launchbay._internal.process import runner
 from launchbay._internal.process.spec import ProcessSpec, build_spec
+from launchbay._internal.urls import redact_text
 from launchbay.engine import FLOW_ENTRYPOINT_ENV
 from launchbay.infrastructure.base import Infrastructure, InfrastructureResult
 
@@ -70,7 +71,8 @@ class Process(Infrastructure):
         )
 
     def preview(self) -> str:
-        return self._spec().preview()
+        # Credentials (a password in LAUNCHBAY_DATABASE_URL, in any variable) are masked.
+        return redact_text(self._spec().preview())
 
     # --- running --------------------------------------------------------------
 
