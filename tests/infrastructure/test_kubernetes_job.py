@@ -354,11 +354,14 @@ def test_runs_once_unless_the_manifest_or_customizations_say_otherwise() -> None
 
 
 def test_a_timeout_is_the_jobs_active_deadline_in_the_preview() -> None:
+    from launchbay._internal.kubernetes.manifest import DEADLINE_MARGIN_SECONDS as MARGIN
+
     job = KubernetesJob(command=["sleep", "60"], timeout_seconds=2)
-    assert job.build_job()["spec"]["activeDeadlineSeconds"] == 2
-    assert "activeDeadlineSeconds: 2\n" in job.preview()
+    # The cluster's deadline, a little after the run's own (launchbay stops it first).
+    assert job.build_job()["spec"]["activeDeadlineSeconds"] == 2 + MARGIN
+    assert f"activeDeadlineSeconds: {2 + MARGIN}\n" in job.preview()
     assert job._spec().timeout_seconds == 2
-    assert KubernetesJob(timeout_seconds=0.5).build_job()["spec"]["activeDeadlineSeconds"] == 1
+    assert KubernetesJob(timeout_seconds=0.5).build_job()["spec"]["activeDeadlineSeconds"] == 1 + MARGIN
     assert "activeDeadlineSeconds" not in KubernetesJob().build_job()["spec"]
 
 

@@ -167,10 +167,12 @@ def _minimal(**more: object) -> list[dict[str, object]]:
 def test_backoff_limit_and_deadline_shortcuts() -> None:
     assert _minimal(backoff_limit=0, timeout_seconds=2.5) == [
         {"op": "add", "path": "/spec/backoffLimit", "value": 0},
-        {"op": "add", "path": "/spec/activeDeadlineSeconds", "value": 3},  # whole seconds, rounded up
+        # Whole seconds, rounded up, and a margin: the run stops itself first.
+        {"op": "add", "path": "/spec/activeDeadlineSeconds", "value": 3 + manifest.DEADLINE_MARGIN_SECONDS},
         {"op": "add", "path": "/metadata/generateName", "value": "x-"},
     ]
-    assert manifest.active_deadline_seconds(0.2) == 1 and manifest.active_deadline_seconds(None) is None
+    assert manifest.active_deadline_seconds(0.2) == 1 + manifest.DEADLINE_MARGIN_SECONDS
+    assert manifest.active_deadline_seconds(None) is None
     # A manifest with its own backoff limit keeps it.
     job = manifest.base_job_manifest()
     job["spec"]["backoffLimit"] = 4

@@ -248,11 +248,20 @@ POD_SPEC = ("spec", "template", "spec")
 CONTAINER_TOKENS = (*POD_SPEC, "containers", "0")
 
 
+# The cluster's deadline comes this long after the run's own: launchbay stops
+# the run at its timeout itself (with the stop request's grace, and deletes
+# the job); the job controller's deadline, whose start it rounds down to the
+# second, is the backstop for a launchbay that is gone, and must not come first
+# with the pods' own grace period instead.
+DEADLINE_MARGIN_SECONDS = 5
+
+
 def active_deadline_seconds(timeout_seconds: float | None) -> int | None:
-    """The Job's ``activeDeadlineSeconds`` for a timeout: whole seconds, at least 1."""
+    """The Job's ``activeDeadlineSeconds`` for a timeout: the timeout in whole
+    seconds (rounded up) plus ``DEADLINE_MARGIN_SECONDS``."""
     if timeout_seconds is None:
         return None
-    return max(math.ceil(timeout_seconds), 1)
+    return math.ceil(timeout_seconds) + DEADLINE_MARGIN_SECONDS
 
 
 def shortcut_patch(

@@ -259,17 +259,22 @@ def _delete_options(grace_seconds: float, propagation: str) -> dict[str, Any]:
 
 
 async def _delete(
-    api: KubeApi, namespace: str, name: str, grace_seconds: float, *, propagation: str
+    api: KubeApi, namespace: str, name: str, grace_seconds: float, *, propagation: str, uid: str | None = None
 ) -> dict[str, Any]:
-    """Delete the job, then its pods with the same grace period (the garbage
-    collector would give them their own), so the grace period holds."""
-    options = _delete_options(grace_seconds, propagation)
-    deleted = await api.request("DELETE", _jobs_path(namespace, name), what="DELETE job", body=options)
-    uid = (deleted.get("metadata") or {}).get("uid")
+    """Delete the job's pods with that grace period, then the job.
+
+    Pods first: the garbage collector (and the job controller, for a
+    deadline) delete pods with their own grace period, and a deletion can
+    only shorten a grace period, never lengthen it; the collector leaves pods
+    already being deleted alone. A pod the job controller makes meanwhile is
+    the collector's (it has barely started)."""
+    if uid is None:
+        current = await api.request("GET", _jobs_path(namespace, name), what="GET job", retry_for=10)
+        uid = (current.get("metadata") or {}).get("uid")
     if uid:
-        # The job controller starts no pod for a job being deleted.
         await _delete_pods(api, namespace, name, uid, grace_seconds)
-    return deleted
+    options = _delete_options(grace_seconds, propagation)
+    return await api.request("DELETE", _jobs_path(namespace, name), what="DELETE job", body=options)
 
 
 async def _delete_pods(api: KubeApi, namespace: str, name: str, uid: str, grace_seconds: float) -> None:
@@ -388,6 +393,7 @@ class Monitor:
         self._last_lookup = 0.0
         self._ended_at = 0.0
         self._events_readable = True
+        self._settling_until: float | None = None
         self.followers: list[LogFollower] = []
 
     @asynccontextmanager
@@ -569,7 +575,7 @@ class Monitor:
         )
         try:
             with anyio.CancelScope(shield=True), anyio.move_on_after(DELETE_REQUEST_SECONDS):
-                await _delete(self.api, self.namespace, self.name, 0, propagation="Background")
+                await _delete(self.api, self.namespace, self.name, 0, propagation="Background", uid=self.uid)
         except Exception as exc:
             logger.warning("Could not delete job %r: %s", self.name, describe_error(exc))
         return self._outcome(-1, stuck.cause.reason, stuck.cause.exit_reason)
@@ -610,12 +616,12 @@ class Monitor:
                 raise Escalated
             try:
                 with anyio.move_on_after(DELETE_REQUEST_SECONDS):
-                    await _delete(self.api, self.namespace, self.name, grace, propagation="Background")
+                    await _delete(
+                        self.api, self.namespace, self.name, grace, propagation="Background", uid=self.uid
+                    )
             except KubernetesApiError as exc:
-                if exc.status != 404:
+                if exc.status != 404:  # 404: the job had gone already (its pods were deleted first)
                     raise
-                with anyio.move_on_after(DELETE_REQUEST_SECONDS):  # the job went; its pods may not have
-                    await _delete_pods(self.api, self.namespace, self.name, self.uid, grace)
             await self._wait_for_pods_to_end(request, grace + POD_END_MARGIN_SECONDS)
         except Escalated:
             logger.warning("Job %r: killing its pods now.", self.name)
@@ -679,14 +685,18 @@ class Monitor:
             seen = self.sub.version
             self._log_phase_changes()
             sub = self.sub
+            now = time.monotonic()
+            over: _JobOver | None = None
             if sub.job_deleted:
-                return _JobOver(None, deleted=True)
-            if sub.job is not None:
+                over = _JobOver(None, deleted=True)
+            elif sub.job is not None:
                 end = job_end(sub.job)
                 if end is not None:
-                    return _JobOver(end, deleted=sub.job.deleting)
-                if sub.job.deleting and self._pods_ended():
-                    return _JobOver(None, deleted=True)  # being deleted (kill): its pods have ended
+                    over = _JobOver(end, deleted=sub.job.deleting)
+                elif sub.job.deleting and self._pods_ended():
+                    over = _JobOver(None, deleted=True)  # being deleted (kill): its pods have ended
+            if over is not None and self._settled(over, now):
+                return over
             pod = self._newest()
             if succeeded_early(sub.job, pod):
                 # Certain from the pod: the Job's condition would only add the
@@ -695,7 +705,6 @@ class Monitor:
                     "Job %r: its only pod succeeded; not waiting for the Job's condition.", self.name
                 )
                 return _JobOver(JobEnd(succeeded=True), deleted=False)
-            now = time.monotonic()
             if self._timed_out(now):
                 logger.error("Job %r %s; deleting it.", self.name, self._timeout_text)
                 with anyio.CancelScope(shield=True):
@@ -714,10 +723,30 @@ class Monitor:
                 return self._outcome(-1, f"the job did not complete within {timeout} s", ExitReason.TIMED_OUT)
             wakes = [
                 t
-                for t in (deadline, stuck_until, self.deadline, await self._look_up_unseen_job(now))
+                for t in (
+                    deadline,
+                    stuck_until,
+                    self.deadline,
+                    self._settling_until,
+                    await self._look_up_unseen_job(now),
+                )
                 if t is not None
             ]
             await sub.wait(seen, (min(wakes) - time.monotonic()) if wakes else None)
+
+    def _settled(self, over: _JobOver, now: float) -> bool:
+        """Whether a job that failed or was deleted can be concluded on: its
+        pods have ended, so the exit code is known (the job controller counts
+        a pod being deleted as failed before it has exited, and a job deleted
+        in the background goes before its pods). Pods that do not end within
+        their deletion grace period (plus a margin) are not waited for."""
+        if (over.end is not None and over.end.succeeded) or self._pods_ended():
+            return True
+        if self._settling_until is None:
+            graces = [pod.deletion_grace_seconds or 0 for pod in self.sub.pods.values() if not pod.deleted]
+            self._settling_until = now + max(graces, default=0) + POD_END_MARGIN_SECONDS
+            logger.debug("Job %r ended; waiting for its pods to end.", self.name)
+        return now >= self._settling_until
 
     async def _drain_logs(self, logs_done: anyio.Event, deadline: float | None) -> None:
         """Let the log followers reach the end of the logs, while they make progress."""

@@ -149,6 +149,7 @@ class PodState:
     deleting: bool
     deleted: bool = False
     seen: int = 0  # order in which the watcher first saw the pod (tie-breaker)
+    deletion_grace_seconds: int | None = None  # the grace it was deleted with
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any], seen: int = 0) -> PodState:
@@ -183,6 +184,7 @@ class PodState:
             ),
             deleting=bool(metadata.get("deletionTimestamp")),
             seen=seen,
+            deletion_grace_seconds=metadata.get("deletionGracePeriodSeconds"),
         )
 
     def as_deleted(self) -> PodState:
