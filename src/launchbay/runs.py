@@ -86,6 +86,7 @@ def _opened(store: RecordStore | None) -> Iterator[RecordStore]:
         yield store
         return
     opened = open_record_store()
+    opened.keep_open = True  # several queries: one connection (PostgreSQL)
     try:
         yield opened
     finally:
@@ -448,7 +449,7 @@ def remove(reference: str, *, force: bool = False, store: RecordStore | None = N
                     infrastructure_for(record).kill(record.infrastructure_pid, grace_seconds=0)
             _settle(opened, record)
         opened.delete([record.id])
-        logfiles.remove(record.log)
+        logfiles.remove_log(record.log)
         return record
 
 
@@ -476,7 +477,7 @@ def prune(*, older_than: float | None = None, store: RecordStore | None = None) 
         removed = opened.finished_before(moment)
         opened.delete([record.id for record in removed])
     for record in removed:
-        logfiles.remove(record.log)
+        logfiles.remove_log(record.log)
     return removed
 
 

@@ -327,7 +327,7 @@ def _waiter(request: DetachedRequest, signals: int) -> runner.Waiter:
 def supervise(request: DetachedRequest, answer: _Answer) -> int:
     """The whole life of a detached run; returns this process's exit status."""
     from launchbay._internal.records import recorder
-    from launchbay._internal.records.logs import CappedLog
+    from launchbay._internal.records.logs import CappedLog, remove_log
     from launchbay._internal.records.store import open_record_store
 
     containment.become_subreaper()
@@ -353,15 +353,20 @@ def supervise(request: DetachedRequest, answer: _Answer) -> int:
         return 1
     output_fds: tuple[int, int] | None = None
     relay: _Relay | None = None
-    write_end = -1
+    ours: list[int] = []  # our copy of the pipe's write end, until the tree has its own
     if request.stream_output:
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
         relay = _Relay(read_end, CappedLog(Path(request.log)))
         output_fds = (write_end, write_end)
+        ours.append(write_end)
+
+    def let_go_of_pipe() -> None:
+        # Once only the tree holds the write end, the pipe's end is the tree's end.
+        while ours:
+            os.close(ours.pop())
 
     def on_started(identifier: str) -> None:
-        if write_end >= 0:
-            os.close(write_end)  # the tree holds it now: its end is the pipe's end
+        let_go_of_pipe()
         recording.started(identifier)
         answer.send(id=request.run_id, infrastructure_pid=identifier)
         _let_go_of_terminal()
@@ -376,10 +381,12 @@ def supervise(request: DetachedRequest, answer: _Answer) -> int:
                 waiter=_waiter(request, signals),
             )
         except BaseException as exc:
+            let_go_of_pipe()
             if relay is not None:
                 relay.finish()
             if recording.record.infrastructure_pid is None:  # it never started
                 recording.abandon()
+                remove_log(request.log)
                 message = str(exc) if isinstance(exc, LaunchbayError) else f"{type(exc).__name__}: {exc}"
                 answer.send(error=message, exit_code=getattr(exc, "exit_code", 125))
                 return 1

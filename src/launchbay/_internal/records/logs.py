@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 LOG_MAX_BYTES = 8 * 1024 * 1024  # per file; a run keeps at most two
@@ -92,7 +92,7 @@ def rotated(path: Path) -> Path:
     return path.with_name(path.name + ROTATED_SUFFIX)
 
 
-def remove(path: str | None) -> None:
+def remove_log(path: str | None) -> None:
     """Remove a run's log files."""
     if not path:
         return
@@ -157,23 +157,3 @@ class LogFollower:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-
-
-def follow(path: Path, write: Callable[[bytes], None], running: Callable[[float], bool]) -> None:
-    """Copy the log to ``write`` until ``running(timeout)`` says the run has
-    ended (it waits up to ``timeout`` seconds for that), then copy the rest."""
-    follower = LogFollower(path)
-    delay = 0.01
-    try:
-        while True:
-            got = False
-            for chunk in follower.read_available():
-                write(chunk)
-                got = True
-            delay = 0.01 if got else min(delay * 2, 0.25)
-            if not running(delay):
-                for chunk in follower.read_available():
-                    write(chunk)
-                return
-    finally:
-        follower.close()

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 _COLUMNS = ", ".join(schema.RUN_COLUMNS)
 _SELECT = f"SELECT {_COLUMNS} FROM {schema.RUNS_TABLE}"
 _HEX = frozenset("0123456789abcdef")
+# How long a PostgreSQL server that has no connection left is waited for.
+_CONNECT_WAIT_SECONDS = 30.0
 
 
 def _first_line(exc: BaseException) -> str:
@@ -48,6 +50,7 @@ class RecordStore:
 
     url: str
     _placeholder = "?"
+    keep_open = True  # keep the connection between transactions (until close())
 
     # --- per database ------------------------------------------------------------
 
@@ -394,10 +397,16 @@ def _version_of(
 
 
 class PostgresRecordStore(RecordStore):
+    """The records on a PostgreSQL server. A connection is opened for each
+    transaction unless ``keep_open`` (a command that makes several): a
+    foreground run holds none while it runs, so hundreds of runs do not hold
+    hundreds of the server's connections."""
+
     _placeholder = "%s"
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.keep_open = False
         self._connection: psycopg.Connection[Any] | None = None
         self._ready = False
 
@@ -419,17 +428,28 @@ class PostgresRecordStore(RecordStore):
     def _connect(self) -> psycopg.Connection[Any]:
         import psycopg
 
+        from launchbay._internal.retry import Backoff
+
         if self._connection is not None and self._connection.closed:
             self._connection = None
-        if self._connection is None:
+        if self._connection is not None:
+            return self._connection
+        # A server with all its connections taken ("too many clients") is
+        # waited for a while: many runs may end at the same moment.
+        deadline = time.monotonic() + _CONNECT_WAIT_SECONDS
+        backoff = Backoff(0.05, 1.0)
+        while True:
             try:
                 self._connection = psycopg.connect(self.url, connect_timeout=10, autocommit=True)
+                return self._connection
             except (psycopg.Error, ValueError) as exc:
-                raise StoreError(
-                    f"Cannot connect to the store at {self.describe()}: {self._reason(exc)}. "
-                    "Check LAUNCHBAY_DATABASE_URL and that the server is up."
-                ) from None
-        return self._connection
+                busy = isinstance(exc, psycopg.OperationalError) and "too many" in str(exc).lower()
+                if not busy or time.monotonic() + backoff.peek() > deadline:
+                    raise StoreError(
+                        f"Cannot connect to the store at {self.describe()}: {self._reason(exc)}. "
+                        "Check LAUNCHBAY_DATABASE_URL and that the server is up."
+                    ) from None
+            time.sleep(backoff.next())
 
     def _tables(self, connection: psycopg.Connection[Any]) -> set[str]:
         names = (schema.SCHEMA_TABLE, schema.BLOCKS_TABLE, schema.RUNS_TABLE)
