@@ -61,12 +61,12 @@ start_component() {
   log "$name started (pid $!)"
 }
 
-# stop_component NAME : SIGTERM, then SIGKILL after 15 s.
+# stop_component NAME [SECONDS] : SIGTERM, then SIGKILL after SECONDS (15).
 stop_component() {
-  local name=$1 pid i
+  local name=$1 patience=${2:-15} pid i
   if pid=$(pid_of "$name"); then
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for i in $(seq $((patience * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
       log "$name did not stop on SIGTERM; killing"
       kill -KILL "$pid" 2>/dev/null || true

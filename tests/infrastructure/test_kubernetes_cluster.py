@@ -319,7 +319,8 @@ def test_least_privilege_and_a_forbidden_log_is_only_a_warning(
         make_job(["true"], cluster_config=no_logs).run()
     monkeypatch.setenv("LAUNCHBAY_KUBERNETES_CLUSTER_UID", cluster.uid)
     # Jobs and pods are all a run needs; without pods/log the log is a warning.
-    result = make_job(["sh", "-c", "echo secret output; exit 3"], cluster_config=no_logs).run()
+    with pytest.warns(UserWarning, match="Cannot stream the log of pod"):  # SPEC 8: "warn"
+        result = make_job(["sh", "-c", "echo secret output; exit 3"], cluster_config=no_logs).run()
     assert result.status_code == 3
     assert "Cannot stream the log of pod" in caplog.text and "forbidden" in caplog.text.lower()
     assert capfd.readouterr().out == ""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -80,6 +81,38 @@ def error_from_body(status: int, body: bytes, fallback_reason: str = "") -> Kube
             reason = str(document.get("reason") or reason)
             message = str(document.get("message") or "")
     return KubernetesApiError(status, reason, message)
+
+
+# A restarted API server answers 401 and 403 until its authentication and
+# RBAC caches are synced (a second or so; longer on a busy server).
+AUTH_SETTLE_SECONDS = 60.0
+SETTLING_STATUSES = frozenset({401, 403})
+
+
+class AuthSettling:
+    """Tells a refusal (401/403) that a restarted API server gives while its
+    caches sync from a real one: a stream that has worked before is retried
+    through such refusals for up to ``AUTH_SETTLE_SECONDS``; one that never
+    worked (no right to watch, a bad token) fails at once."""
+
+    def __init__(self, settle_seconds: float = AUTH_SETTLE_SECONDS) -> None:
+        self.settle_seconds = settle_seconds
+        self.worked = False
+        self._refused_since: float | None = None
+
+    def success(self) -> None:
+        self.worked = True
+        self._refused_since = None
+
+    def tolerates(self, error: BaseException) -> bool:
+        if not (isinstance(error, KubernetesApiError) and error.status in SETTLING_STATUSES):
+            return False
+        if not self.worked:
+            return False
+        now = time.monotonic()
+        if self._refused_since is None:
+            self._refused_since = now
+        return now - self._refused_since < self.settle_seconds
 
 
 def is_transient(error: BaseException) -> bool:

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 
 import anyio
 
 from launchbay._internal import loggers
-from launchbay._internal.kubernetes.api import KubeApi, KubernetesApiError, describe_error, is_transient
+from launchbay._internal.kubernetes.api import (
+    AuthSettling,
+    KubeApi,
+    KubernetesApiError,
+    describe_error,
+    is_transient,
+)
 from launchbay._internal.output import Sink
 from launchbay._internal.retry import Backoff
 from launchbay._internal.timestamps import parse_rfc3339
@@ -30,6 +37,13 @@ STALLED_STREAM_SECONDS = 10.0
 STATUS_LAG_SECONDS = 3.0
 FIRST_RETRY_SECONDS = 0.2
 MAX_RETRY_SECONDS = 2.0
+
+
+def _warn(message: str) -> None:
+    """A log stream error is a warning and the run goes on (SPEC 7.4): a log
+    record and a UserWarning (SPEC 8)."""
+    logger.warning(message)
+    warnings.warn(message, UserWarning, stacklevel=2)
 
 
 def split_line(line: bytes) -> tuple[tuple[int, int] | None, str | None, bytes]:
@@ -108,6 +122,7 @@ class LogFollower:
         self.wait_for_news = wait_for_news
         self.cursor = LogCursor()
         self.last_data = time.monotonic()
+        self.settling = AuthSettling()  # a restarted API server refuses for a moment
 
     async def follow(self) -> None:
         """Write the log to the sink, to its end."""
@@ -127,12 +142,16 @@ class LogFollower:
                     return  # the pod is gone, and its log with it
                 if exc.status == 400 and self.container_done():
                     return  # e.g. the container never started
-                if not exc.transient and exc.status != 400:
-                    logger.warning("Cannot stream the log of pod %r: %s", self.pod, describe_error(exc))
+                if self.settling.tolerates(exc):
+                    logger.debug(
+                        "Log stream of pod %r refused (%s); retrying.", self.pod, describe_error(exc)
+                    )
+                elif not exc.transient and exc.status != 400:
+                    _warn(f"Cannot stream the log of pod {self.pod!r}: {describe_error(exc)}")
                     return
             except Exception as exc:
                 if not is_transient(exc):
-                    logger.warning("Error streaming the log of pod %r: %s", self.pod, describe_error(exc))
+                    _warn(f"Error streaming the log of pod {self.pod!r}: {describe_error(exc)}")
                     return
                 logger.debug("Log stream of pod %r dropped (%s); resuming.", self.pod, describe_error(exc))
             if finished_cleanly:
@@ -188,6 +207,7 @@ class LogFollower:
         async with self.api.stream(
             f"/api/v1/namespaces/{self.namespace}/pods/{self.pod}/log", what="LOG pod", query=query
         ) as response:
+            self.settling.success()
             while True:
                 chunk = await response.content.readany()
                 if not chunk:

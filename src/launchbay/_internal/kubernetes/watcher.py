@@ -27,7 +27,13 @@ from typing import Any
 import anyio
 
 from launchbay._internal import loggers
-from launchbay._internal.kubernetes.api import KubeApi, KubernetesApiError, describe_error, is_transient
+from launchbay._internal.kubernetes.api import (
+    AuthSettling,
+    KubeApi,
+    KubernetesApiError,
+    describe_error,
+    is_transient,
+)
 from launchbay._internal.kubernetes.state import JobState, PodState
 from launchbay._internal.retry import Backoff
 
@@ -142,6 +148,7 @@ class _Kind:
     name: str
     path: str
     query: list[tuple[str, str]] = field(default_factory=list)
+    settling: AuthSettling = field(default_factory=AuthSettling)
 
 
 class NamespaceWatcher:
@@ -234,10 +241,12 @@ class NamespaceWatcher:
     async def _loop(self, kind: _Kind) -> None:
         resource_version: str | None = None
         backoff = Backoff(FIRST_RETRY_SECONDS, MAX_BACKOFF_SECONDS)
+        settling = kind.settling = AuthSettling()
         while True:
             try:
                 if resource_version is None:
                     resource_version = await self._relist(kind)
+                    settling.success()
                     self._synced[kind.name] = True
                     self._notify_all()
                 resource_version = await self._watch(kind, resource_version)
@@ -251,7 +260,8 @@ class NamespaceWatcher:
                 if isinstance(exc, KubernetesApiError) and exc.status == 410:
                     resource_version = None
                     continue
-                if not (is_transient(exc) or isinstance(exc, ValueError)):
+                settling_server = settling.tolerates(exc)  # a restarted API server, not a refusal
+                if not (is_transient(exc) or settling_server or isinstance(exc, ValueError)):
                     # Permission denied, namespace gone: nothing a retry fixes.
                     self.failure = exc
                     self._notify_all()
@@ -310,6 +320,7 @@ class NamespaceWatcher:
             async with self.api.stream(
                 kind.path, what=f"WATCH {kind.name}", query=query, read_timeout=WATCH_READ_TIMEOUT
             ) as response:
+                kind.settling.success()
                 while True:
                     line = await response.content.readline()
                     if not line:
