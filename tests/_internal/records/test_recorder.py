@@ -83,8 +83,8 @@ def test_a_store_that_cannot_be_written_leaves_the_run_unrecorded(
     assert "not recorded" in caplog.text
 
 
-def _real_run(command: list[str]) -> tuple[str, object]:
-    async def main() -> tuple[str, object]:
+def _real_run(command: list[str]) -> tuple[str, tuple[str, object]]:
+    async def main() -> tuple[str, tuple[str, object]]:
         process = Process(command=command)
         recording = recorder.begin("process", command=command, cli=True)
         async with anyio.create_task_group() as group:
