@@ -280,3 +280,108 @@ def test_kill_and_attach_reach_the_cluster_through_a_saved_cluster_config(
         assert "not found" in done.stderr and "Traceback" not in done.stderr
     wrong_kind = launchbay("kill", "somehost:123", "--cluster-config", "dev", env=env)
     assert wrong_kind.returncode == 2 and "for Kubernetes pids" in wrong_kind.stderr
+
+
+NO_NODE = (
+    '[{"op": "add", "path": "/spec/template/spec/nodeSelector", "value": {"launchbay.io/no-such-node": "x"}}]'
+)
+
+
+@pytest.mark.kubernetes
+@pytest.mark.timeout(300)
+def test_a_pod_waiting_to_be_scheduled_says_so_and_nothing_under_quiet(namespace: str) -> None:
+    for quiet in (False, True):
+        done = launchbay(
+            "run",
+            *(["-q"] if quiet else []),
+            "--kubernetes",
+            IMAGE,
+            "--namespace",
+            namespace,
+            "--pull-policy",
+            "IfNotPresent",
+            "--customization",
+            NO_NODE,
+            "--",
+            "true",
+        )
+        # Unschedulable, after the pod failure grace (10 s): progress lines meanwhile.
+        assert done.returncode == 1 and "Unschedulable" in done.stderr, done.stderr
+        assert ("is waiting to be scheduled" in done.stderr) is not quiet, done.stderr
+
+
+@pytest.mark.kubernetes
+@pytest.mark.timeout(300)
+def test_run_with_a_timeout_exits_124_and_leaves_no_job(cluster: Cluster, namespace: str) -> None:
+    done = launchbay(
+        "run",
+        "--kubernetes",
+        IMAGE,
+        "--namespace",
+        namespace,
+        "--pull-policy",
+        "IfNotPresent",
+        "--timeout",
+        "2",
+        "--grace",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        "echo started; sleep 60",
+    )
+    assert done.returncode == 124, done.stderr
+    assert done.stdout == "started\n" and "timed out after 2 s" in done.stderr
+    assert cluster.job(namespace, started_pid(done.stderr).rsplit(":", 1)[1]) is None
+
+
+@pytest.mark.kubernetes
+@pytest.mark.timeout(300)
+def test_ctrl_c_deletes_the_job_with_the_grace_and_a_second_kills_now(
+    cluster: Cluster, namespace: str
+) -> None:
+    import signal
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "launchbay.cli",
+            "run",
+            "--kubernetes",
+            IMAGE,
+            "--namespace",
+            namespace,
+            "--pull-policy",
+            "IfNotPresent",
+            "--grace",
+            "30",
+            "--",
+            "sh",
+            "-c",
+            "echo running; sleep 120",  # sh as the pod's first process ignores SIGTERM
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    seen = ""
+    while "started " not in seen:
+        line = process.stderr.readline()
+        assert line, seen
+        seen += line
+    name = started_pid(seen).rsplit(":", 1)[1]
+    assert process.stdout.readline() == "running\n"
+    process.send_signal(signal.SIGINT)
+
+    def deleting() -> Any:
+        pods = [p for p in cluster.pods(namespace, name) if p.metadata.deletion_timestamp]
+        return pods[0] if pods else None
+
+    pod = cluster.wait_for("the pod to be deleted", deleting)
+    assert pod.metadata.deletion_grace_period_seconds == 30  # --grace
+    process.send_signal(signal.SIGINT)  # the second: now
+    stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == 130, stderr
+    assert cluster.job(namespace, name) is None and cluster.pods(namespace, name) == []
