@@ -118,8 +118,6 @@ def make_job(namespace: str) -> Callable[..., Any]:
         fields.setdefault("image", IMAGE)
         fields.setdefault("image_pull_policy", "IfNotPresent")
         fields.setdefault("namespace", namespace)
-        return KubernetesJob(
-            command=command, customizations=[QUICK_EXIT, *customizations], **fields
-        )
+        return KubernetesJob(command=command, customizations=[QUICK_EXIT, *customizations], **fields)
 
     return make

@@ -1,12 +1,15 @@
 """What a ``KubernetesJob`` run creates, built without a cluster.
 
 The base manifest and the validation of a user's manifest against it; the
-shortcut patch made of the block's fields; ``build_job`` (the manifest: the
+shortcut patch made of the block's fields (SPEC 7.3's, then the backoff
+limit, a timeout's deadline, resources, node selector, tolerations and image
+pull secrets, with the parent objects the manifest lacks); ``build_job`` (the manifest: the
 block's ``job``, then the shortcuts, then ``customizations``); and
 ``build_spec``, the frozen ``JobSpec`` the runner takes: that manifest plus
 everything else a run needs (namespace, container, timeouts, whether to
 stream the log, how to reach the cluster). Also loading manifests and patches
-from YAML or JSON files. Pure functions, no network, no client library.
+from YAML or JSON files, and a copy of a manifest with passwords masked for
+display. Pure functions, no network, no client library.
 """
 
 from __future__ import annotations

@@ -15,9 +15,18 @@ yet delivered the final pod status). The first run on a connection adds one
 GET (the cluster UID, then cached) and the shared watch's two LISTs and two
 WATCHes; each open watch is renewed every few minutes, for all runs together.
 
+A pod slow to start adds one LIST of its events per progress line (every
+``PROGRESS_SECONDS``), to say whether it is pulling its image.
+
 A single-pod job that succeeds ends its run as soon as the watch shows the pod
 succeeded (``state.succeeded_early``), without the job controller's delay; a
-failure waits for the Job's own verdict, since a retry may follow.
+failure waits for the Job's own verdict, since a retry may follow, and then
+for its pods to have ended (their exit code and last output).
+
+Stopping a run (its ``timeout_seconds``, a cancellation) deletes the job's
+pods, then the job, with the grace of ``stopping.current_stop_request()``,
+and waits for the pods in the watch's cache; a second signal (the request
+escalated) deletes the pods with grace 0.
 """
 
 from __future__ import annotations
