@@ -62,7 +62,13 @@ __all__ = [
 ]
 
 
+# Submodules loaded on first attribute access (``launchbay.runs.list()``).
+_SUBMODULES = frozenset({"runs"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"launchbay.{name}")
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'launchbay' has no attribute {name!r}")

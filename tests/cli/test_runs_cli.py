@@ -5,7 +5,10 @@ stderr) and how they exit."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +17,7 @@ from launchbay._internal.exits import ExitReason
 from launchbay._internal.records.model import RunRecord, RunStatus
 from launchbay._internal.records.store import open_record_store
 from launchbay.cli.runs import format_table, human_duration, parse_duration, status_text
-from tests._internal.records.fixtures import database_url, detach, launchbay_cli  # noqa: F401 - fixture
+from tests._internal.records.fixtures import database_url, detach, gated, launchbay_cli  # noqa: F401 - fixture
 
 NOW = 1_700_000_000.0
 
@@ -128,3 +131,27 @@ def test_logs_of_a_run_without_a_log_says_why() -> None:
     )
     done = launchbay_cli("logs", "c" * 12)
     assert done.returncode == 1 and "kept no log" in done.stderr
+
+
+def test_kill_and_attach_helpers_take_a_run_reference_or_fall_back_to_a_pid(tmp_path: Path) -> None:
+    from launchbay.cli.runs import recorded_run
+
+    assert recorded_run("somehost:12345") is None  # a pid without a record: the pid path
+    with pytest.raises(runs.RunNotFound):
+        recorded_run("neither-a-run-nor-a-pid")
+    gate = tmp_path / "gate"
+    run_id = detach("--name", "att", "--", *gated(gate, "x", "y", 6))
+    record = recorded_run("att")
+    assert record is not None and record.id == run_id
+    code = "import sys; from launchbay.cli.runs import attach_recorded, recorded_run; sys.exit(attach_recorded(recorded_run('att')))"
+    attach = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert attach.stdout is not None and attach.stdout.readline() == "x\n"
+    gate.touch()
+    assert attach.communicate(timeout=60)[0] == "y\n" and attach.returncode == 6
+    second = detach("--", "sleep", "300")
+    from launchbay.cli.runs import kill_recorded
+
+    target = recorded_run(second[:8])
+    assert target is not None
+    kill_recorded(target, grace_seconds=5)
+    assert runs.wait(second).exit_reason is ExitReason.CANCELLED

@@ -224,6 +224,57 @@ def register(app: typer.Typer) -> None:
         app.command(name=command.__name__)(command)
 
 
+# --- kill and attach by run reference (for cli/app.py) ----------------------------------------
+
+
+def recorded_run(reference: str) -> RunRecord | None:
+    """The record ``reference`` names (an id, a unique prefix, a name, or an
+    infrastructure pid that has a record); None when it names none and is an
+    infrastructure pid (``kill``/``attach`` then act on the pid as before).
+    An ambiguous prefix, or a reference that is neither, raises."""
+    from launchbay import runs
+    from launchbay._internal.pids import kind_of_pid
+
+    try:
+        return runs.get(reference)
+    except runs.RunNotFound:
+        try:
+            kind_of_pid(reference)
+        except ValueError:
+            raise runs.RunNotFound(
+                f"No run {reference!r}: it is no run id, name or infrastructure pid (see `launchbay ps -a`)."
+            ) from None
+        return None
+
+
+def kill_recorded(record: RunRecord, grace_seconds: float) -> None:
+    """``launchbay kill RUN`` of a recorded run: its kind's kill, through the
+    block it ran from (to reach its daemon or cluster)."""
+    from launchbay import runs
+
+    runs.kill(record.id, grace_seconds=grace_seconds)
+    console.info(f"stopped {record.infrastructure_pid}")
+
+
+def attach_recorded(record: RunRecord) -> int:
+    """``launchbay attach RUN`` of a recorded run: its output from the start
+    (a detached process run's log; a container's or a Job's from its engine)
+    until it ends, then its exit code (128+N after signal N, 124 after its
+    timeout; 1 when lost or unknown)."""
+    from launchbay import runs
+    from launchbay._internal.exits import shell_exit_code
+
+    ended = runs.attach(record.id)
+    if ended.status.value == "lost":
+        console.error(f"run {ended.short_id} was lost: {ended.reason}")
+        return 1
+    if ended.status_code is None:
+        return 1
+    return shell_exit_code(
+        ended.status_code, ended.reason, None if ended.exit_reason is None else ended.exit_reason.value
+    )
+
+
 # --- run -d -------------------------------------------------------------------------------------
 
 

@@ -15,7 +15,6 @@ from enum import Enum
 from typing import Any
 
 from launchbay._internal.exits import ExitReason
-from launchbay._internal.timestamps import utc_z
 from launchbay.exceptions import LaunchbayError
 
 # How many characters of an id are shown (as Docker shows 12 of 64).
@@ -99,6 +98,8 @@ class RunRecord:
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON values (times as RFC 3339 UTC with a ``Z``)."""
+        from launchbay._internal.timestamps import utc_z
+
         return {
             "id": self.id,
             "name": self.name,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -123,8 +124,8 @@ class Recording:
             self._close()
 
     def _close(self) -> None:
+        # The store stays open for the process's next runs (see shared_store).
         self._done = True
-        self.store.close()
 
 
 def _replace(record: RunRecord, **changes: Any) -> RunRecord:
@@ -179,16 +180,30 @@ def begin(
         log=log,
     )
     try:
-        store = store or open_record_store()
+        store = store or shared_store()
         store.insert(record)
     except StoreError as exc:
-        if store is not None:
-            store.close()
         if required:
             raise
         _unrecorded(exc)
         return None
     return Recording(store, record)
+
+
+_shared: dict[tuple[int, str], RecordStore] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_store() -> RecordStore:
+    """This process's store of the records it writes, kept open: a process
+    that records many runs (the API) pays the connection once, and SQLite
+    keeps its write-ahead log between them instead of creating, syncing and
+    removing it for each run. Keyed by the store the settings name now (and
+    the process: a forked child opens its own)."""
+    store = open_record_store()
+    key = (os.getpid(), store.url)
+    with _shared_lock:
+        return _shared.setdefault(key, store)
 
 
 class _Outcome(Protocol):

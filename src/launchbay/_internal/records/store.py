@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -241,14 +242,18 @@ class SQLiteRecordStore(RecordStore):
         self.setting = setting
         self._connection: sqlite3.Connection | None = None
         self._ready = False  # the schema was found current by this object
+        # One connection, shared by the threads of a process that records many
+        # runs: one transaction at a time.
+        self._lock = threading.RLock()
 
     def describe(self) -> str:
         return str(self.path)
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
     def _is_name_conflict(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.IntegrityError) and "name" in str(exc)
@@ -302,6 +307,16 @@ class SQLiteRecordStore(RecordStore):
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection | None]:
+        with self._lock, self._read_unlocked() as connection:
+            yield connection
+
+    @contextmanager
+    def _write(self, *, create: bool = True) -> Iterator[sqlite3.Connection | None]:
+        with self._lock, self._write_unlocked(create=create) as connection:
+            yield connection
+
+    @contextmanager
+    def _read_unlocked(self) -> Iterator[sqlite3.Connection | None]:
         if not self.path.exists():
             yield None
             return
@@ -325,7 +340,7 @@ class SQLiteRecordStore(RecordStore):
                 connection.execute("ROLLBACK")
 
     @contextmanager
-    def _write(self, *, create: bool = True) -> Iterator[sqlite3.Connection | None]:
+    def _write_unlocked(self, *, create: bool = True) -> Iterator[sqlite3.Connection | None]:
         action = "write"
         if create:
             self._create_file()
@@ -409,6 +424,7 @@ class PostgresRecordStore(RecordStore):
         self.keep_open = False
         self._connection: psycopg.Connection[Any] | None = None
         self._ready = False
+        self._lock = threading.RLock()
 
     def close(self) -> None:
         if self._connection is not None:
@@ -461,6 +477,11 @@ class PostgresRecordStore(RecordStore):
 
     @contextmanager
     def _transaction(self, action: str) -> Iterator[psycopg.Connection[Any]]:
+        with self._lock, self._transaction_unlocked(action) as connection:
+            yield connection
+
+    @contextmanager
+    def _transaction_unlocked(self, action: str) -> Iterator[psycopg.Connection[Any]]:
         import psycopg
 
         connection = self._connect()
