@@ -58,10 +58,24 @@ def test_scheduled_the_kubelets_events_say_what_it_does() -> None:
     assert waiting_for(scheduled, pulled) == "creating its container"
     created = [*pulled, PodEvent.from_raw(event("Created", "Created container", "2026-01-01T00:00:03Z", "3"))]
     assert waiting_for(scheduled, created) == "starting its container"
-    mount = [PodEvent.from_raw(event("FailedMount", "secret not found", "2026-01-01T00:00:05Z"))]
+    mount = [
+        PodEvent.from_raw(
+            {**event("FailedMount", "secret not found", "2026-01-01T00:00:05Z"), "type": "Warning"}
+        )
+    ]
     assert (
-        waiting_for(scheduled, mount) == "creating its container (last event: FailedMount: secret not found)"
+        waiting_for(scheduled, mount)
+        == "creating its container (last warning: FailedMount: secret not found)"
     )
+    # The scheduler's new-style event (microseconds) can look newer than the
+    # kubelet's Pulling (whole seconds) of the same second: the stage decides.
+    scheduler = {
+        "metadata": {"resourceVersion": "1"},
+        "reason": "Scheduled",
+        "eventTime": "2026-01-01T00:00:02.900000Z",
+    }
+    pulling = event("Pulling", 'Pulling image "app:1"', "2026-01-01T00:00:02Z", "2")
+    assert waiting_for(scheduled, events_from_list({"items": [scheduler, pulling]})) == "pulling image app:1"
     # A waiting reason that says more than "not yet" is said as it is.
     backoff = pod(scheduled=SCHEDULED, waiting={"reason": "ImagePullBackOff", "message": "Back-off"})
     assert waiting_for(backoff, events) == "waiting: ImagePullBackOff: Back-off"

@@ -27,6 +27,7 @@ class PodEvent:
     message: str
     when: tuple[int, int]
     order: int  # resourceVersion: the tie-breaker within one instant
+    warning: bool = False  # type Warning (FailedMount, FailedCreatePodSandBox, ...)
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> PodEvent:
@@ -49,6 +50,7 @@ class PodEvent:
             message=str(raw.get("message") or ""),
             when=when,
             order=int(version) if version.isdigit() else 0,
+            warning=raw.get("type") == "Warning",
         )
 
 
@@ -73,13 +75,25 @@ def waiting_for(pod: PodState | None, events: Iterable[PodEvent] = ()) -> str:
         if container.state == "waiting" and container.reason not in _NOT_YET:
             detail = f": {container.message}" if container.message else ""
             return f"waiting: {container.reason}{detail}"
-    event = latest(events)
-    reason = event.reason if event is not None else ""
-    if event is not None and reason == "Pulling":
-        found = _IMAGE_IN_MESSAGE.search(event.message)
-        return f"pulling image {found[1]}" if found else f"pulling its image ({event.message})"
-    if reason == "Created":
+    return _kubelet_stage(list(events))
+
+
+# The kubelet's events about a pod that starts, in the order they come. Event
+# times cannot order them: old-style events have whole seconds
+# (lastTimestamp), new-style ones microseconds (eventTime).
+_STAGES = {"Scheduled": 0, "Pulling": 1, "Pulled": 2, "Created": 3, "Started": 4}
+
+
+def _kubelet_stage(events: list[PodEvent]) -> str:
+    stages = [event for event in events if event.reason in _STAGES]
+    stage = max(stages, key=lambda event: (_STAGES[event.reason], event.when, event.order), default=None)
+    reason = stage.reason if stage is not None else ""
+    if stage is not None and reason == "Pulling":
+        found = _IMAGE_IN_MESSAGE.search(stage.message)
+        return f"pulling image {found[1]}" if found else f"pulling its image ({stage.message})"
+    if reason in ("Created", "Started"):
         return "starting its container"
-    if event is not None and reason not in ("", "Scheduled", "Pulled"):
-        return f"creating its container (last event: {reason}: {event.message})"
+    warning = latest(event for event in events if event.warning)
+    if warning is not None:
+        return f"creating its container (last warning: {warning.reason}: {warning.message})"
     return "creating its container"
