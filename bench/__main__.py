@@ -21,7 +21,7 @@ from pathlib import Path
 from bench.harness import RESULTS, ROOT, Context, Row, Skip, log
 from bench.reference import reference_python, reference_version
 from bench.report import markdown
-from bench.scenarios import docker, kubernetes, process
+from bench.scenarios import docker, kubernetes, process, scale
 
 SCENARIOS: dict[str, tuple[Callable[[Context], list[Row]], str]] = {
     "import": (process.import_time, "`import launchbay` vs `import subprocess`"),
@@ -32,7 +32,26 @@ SCENARIOS: dict[str, tuple[Callable[[Context], list[Row]], str]] = {
     "concurrency": (process.concurrency, "1000 concurrent runs: wall time and threads"),
     "docker": (docker.docker_run, "DockerContainer.run() vs docker CLI and docker-py; API requests"),
     "kubernetes": (kubernetes.kubernetes_run, "KubernetesJob: completion latency, requests, watches"),
+    "scale-process": (
+        scale.scale_process,
+        "10,000 concurrent runs from one process vs a Popen + waitpid floor",
+    ),
+    "scale-output": (scale.scale_output, "10,000 runs with stream_output=True writing 100 lines each"),
+    "scale-docker": (
+        docker.docker_scale,
+        "200 concurrent Docker runs vs docker run --rm; requests, events streams",
+    ),
+    "scale-kubernetes": (
+        kubernetes.kubernetes_scale,
+        "100 concurrent Jobs vs kubectl; requests, watches, completion",
+    ),
+    "scale-records": (
+        scale.scale_records,
+        "launchbay ps -a over 10,000 run records; store writes and the loop",
+    ),
 }
+# Names that stand for several scenarios in --only.
+GROUPS: dict[str, list[str]] = {"scale": [name for name in SCENARIOS if name.startswith("scale-")]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="a smoke run: small sizes, few repetitions (< 1 minute)"
     )
     parser.add_argument(
-        "--only", nargs="+", metavar="NAME", choices=list(SCENARIOS), help="run only these scenarios"
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        choices=[*SCENARIOS, *GROUPS],
+        help="run only these scenarios (scale: every scale-* scenario)",
     )
     parser.add_argument("--no-reference", action="store_true", help="leave out Prefect 2.20 (no install)")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
@@ -55,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if options.list:
         for name, (_, description) in SCENARIOS.items():
-            print(f"{name:12} {description}")
+            print(f"{name:17} {description}")
+        for name, members in GROUPS.items():
+            print(f"{name:17} {', '.join(members)}")
         return 0
 
     if options.no_reference:
@@ -78,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     rows: list[Row] = []
     skipped: dict[str, str] = {}
-    for name in options.only or list(SCENARIOS):
+    chosen = [member for name in options.only or SCENARIOS for member in GROUPS.get(name, [name])]
+    for name in dict.fromkeys(chosen):
         function, description = SCENARIOS[name]
         log(f"{name}: {description}")
         t0 = time.perf_counter()

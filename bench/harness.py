@@ -87,6 +87,13 @@ def median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def mid(values: Sequence[float]) -> float:
+    """The median of samples that must exist (a figure written into a note)."""
+    if not values:
+        raise ValueError("no samples")
+    return statistics.median(values)
+
+
 def alternate(
     arms: dict[str, Callable[[], float]],
     reps: int,
@@ -128,11 +135,16 @@ def run_worker(
     stdout: int | None = subprocess.DEVNULL,
     timeout: float = 900,
     popen_hook: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    sample_every: float | None = None,
 ) -> dict[str, Any]:
     """Run ``worker.py MODE`` in ``python``; returns the JSON it writes.
 
     The worker's stderr (the runs' logs) goes to ``results/<mode>.log``.
     ``popen_hook`` gets the process to read its stdout while it runs.
+    ``sample_every`` (seconds): watch the worker from outside (its threads
+    and open file descriptors, from /proc) and add ``outside_peak_threads``
+    and ``outside_peak_fds`` to what it returns; a busy event loop cannot
+    sample itself.
     """
     ctx.log_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
@@ -151,6 +163,7 @@ def run_worker(
             )
             if popen_hook is not None:
                 popen_hook(proc)
+            sampler = ProcessSampler(proc.pid, sample_every) if sample_every else None
             try:
                 returncode = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -159,13 +172,52 @@ def run_worker(
                 raise RuntimeError(
                     f"worker {mode} took longer than {timeout:.0f}s (log: {log_path})"
                 ) from None
+            finally:
+                if sampler is not None:
+                    sampler.stop()
         if returncode != 0:
             tail = log_path.read_text(errors="replace").splitlines()[-15:]
             raise RuntimeError(f"worker {mode} exited {returncode}; log {log_path}:\n" + "\n".join(tail))
         with open(out_path) as handle:
-            return json.load(handle)
+            result: dict[str, Any] = json.load(handle)
+        if sampler is not None:
+            result["outside_peak_threads"] = sampler.threads
+            result["outside_peak_fds"] = sampler.fds
+        return result
     finally:
         os.unlink(out_path)
+
+
+class ProcessSampler:
+    """Peak threads and open file descriptors of a process, read from /proc
+    by a thread of the bench (outside the measured process)."""
+
+    def __init__(self, pid: int, interval: float) -> None:
+        import threading
+
+        self.pid = pid
+        self.interval = interval
+        self.threads = 0
+        self.fds = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with open(f"/proc/{self.pid}/status") as handle:
+                    for line in handle:
+                        if line.startswith("Threads:"):
+                            self.threads = max(self.threads, int(line.split()[1]))
+                            break
+                self.fds = max(self.fds, len(os.listdir(f"/proc/{self.pid}/fd")))
+            except (OSError, ValueError):
+                continue
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def worker_environment(extra: dict[str, str] | None = None) -> dict[str, str]:

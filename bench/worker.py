@@ -556,9 +556,18 @@ MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+def _mode(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    if name in MODES:
+        return MODES[name]
+    # Scale modes live beside this file (this directory is sys.path[0]).
+    from worker_scale import MODES as SCALE_MODES
+
+    return SCALE_MODES[name]
+
+
 def main() -> None:
     mode, raw_args, out_path = sys.argv[1:4]
-    result = MODES[mode](json.loads(raw_args))
+    result = _mode(mode)(json.loads(raw_args))
     with open(out_path, "w") as handle:
         json.dump(result, handle)
 

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from bench.countingproxy import CountingProxy
-from bench.harness import Context, Row, Skip, median, run_worker, worker_environment
+from bench.harness import Context, Row, Skip, median, mid, run_worker, worker_environment
 
 IMAGE = os.environ.get("LAUNCHBAY_TEST_DOCKER_IMAGE", "launchbay-test/busybox:1.35")
 
@@ -145,3 +145,106 @@ def _short(path: str) -> str:
         parts = parts[:1] + parts[2:]
     parts = ["{id}" if len(p) >= 32 and all(c in "0123456789abcdef" for c in p) else p for p in parts]
     return "/".join(parts)
+
+
+# --- scale: hundreds of containers at once -------------------------------------------------------
+
+
+def docker_scale(ctx: Context) -> list[Row]:
+    """200 concurrent `DockerContainer(..., command=["sleep", "2"]).run()` in
+    one process vs 200 concurrent `docker run --rm`; then the same runs
+    through the counting proxy: API requests per run, events streams."""
+    cli = _check(ctx)
+    count, seconds = ctx.pick((200, 2), (10, 1))
+    base_args = {"image": IMAGE, "cli": cli, "count": count, "seconds": seconds}
+    runs: dict[str, list[dict]] = {"launchbay": [], "cli": []}
+    try:
+        arms = ["cli", "launchbay"]
+        for rep in range(ctx.pick(2, 1)):
+            for arm in arms if rep % 2 == 0 else arms[::-1]:
+                runs[arm].append(
+                    run_worker(ctx, ctx.python, "docker_scale", {**base_args, "impl": arm}, timeout=900)
+                )
+        counts = _count_scale_requests(ctx, base_args)
+    finally:
+        _cleanup(cli)
+
+    failures = [
+        f"{arm}: {r['ok']}/{r['count']} exited 0 (codes {r['statuses']})"
+        for arm in runs
+        for r in runs[arm]
+        if r["ok"] != r["count"]
+    ]
+    what = f"{count} concurrent Docker runs of `sleep {seconds:g}`"
+    wall = Row("scale", f"{what}: wall time", f"{count} concurrent `docker run --rm`", "s", "<= 1.0x")
+    wall.samples = {
+        "launchbay": [r["wall"] for r in runs["launchbay"]],
+        "baseline": [r["wall"] for r in runs["cli"]],
+    }
+    wall.launchbay, wall.baseline = median(wall.samples["launchbay"]), median(wall.samples["baseline"])
+    wall.met = wall.ratio is not None and wall.ratio <= 1.0 and not failures
+    wall.note = (
+        f"all exited 0: {'no: ' + '; '.join(failures) if failures else 'yes'}; peak threads: launchbay "
+        f"{max(r['peak_threads'] for r in runs['launchbay'])}; event-loop lag p99 "
+        f"{mid([r['lag_p99'] for r in runs['launchbay']]) * 1000:.0f} ms"
+    )
+
+    lb, by_cli = counts.get("launchbay", {}), counts.get("cli", {})
+    requests = Row(
+        "scale",
+        f"{what}: API requests per run (after a first run in the process)",
+        f"{count} concurrent `docker run --rm`",
+        "requests",
+        "<= 3 requests",
+        ratio_wanted=False,
+    )
+    requests.launchbay = lb.get("per_run")
+    requests.baseline = by_cli.get("per_run")
+    streams = lb.get("events", 0)
+    requests.met = requests.launchbay is not None and requests.launchbay <= 3 and streams <= 1
+    requests.note = (
+        f"events streams opened by launchbay for the {count} runs: {streams} (target: one, opened by the warm run "
+        f"and shared: {lb.get('events_total', '?')} in the whole worker process); requests by kind: "
+        + ", ".join(f"{path} {n}" for path, n in sorted(lb.get("kinds", {}).items(), key=lambda kv: -kv[1]))
+        + "; the CLI's: "
+        + ", ".join(
+            f"{path} {n}" for path, n in sorted(by_cli.get("kinds", {}).items(), key=lambda kv: -kv[1])
+        )
+    )
+    return [wall, requests]
+
+
+def _count_scale_requests(ctx: Context, base_args: dict) -> dict[str, dict]:
+    upstream = _docker_socket()
+    path = os.path.join(tempfile.mkdtemp(prefix="bench-docker-scale-"), "docker.sock")
+    result: dict[str, dict] = {}
+    with CountingProxy.for_unix_socket(path, upstream) as proxy:
+        env = worker_environment({"DOCKER_HOST": f"unix://{path}"})
+        whole: dict[str, list] = {}
+        for arm in ("launchbay", "cli"):
+            before = len(proxy.counter.requests)
+            run_worker(
+                ctx,
+                ctx.python,
+                "docker_scale",
+                {**base_args, "impl": arm, "proxy_socket": path},
+                env=env,
+                timeout=900,
+            )
+            whole[arm] = proxy.counter.requests[before:]
+    for arm in ("launchbay", "cli"):
+        marked = proxy.counter.marks.get(arm, [])
+        kinds: dict[str, int] = {}
+        for request in marked:
+            key = f"{request.method} {_short(request.path)}"
+            kinds[key] = kinds.get(key, 0) + 1
+        result[arm] = {
+            "per_run": len(marked) / base_args["count"],
+            "events": sum(1 for r in marked if _short(r.path).startswith("/events")),
+            "kinds": kinds,
+        }
+    result["launchbay"]["events_total"] = sum(
+        1 for r in whole["launchbay"] if _short(r.path).startswith("/events")
+    )
+    Path(path).unlink(missing_ok=True)
+    return result

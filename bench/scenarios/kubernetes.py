@@ -5,6 +5,7 @@ makes (counted by a proxy that forwards to the API server over TLS)."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import ssl
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.countingproxy import CountingProxy
-from bench.harness import ROOT, Context, Row, Skip, median, run_worker, worker_environment
+from bench.harness import ROOT, Context, Row, Skip, median, mid, run_worker, worker_environment
 
 IMAGE = os.environ.get("LAUNCHBAY_TEST_DOCKER_IMAGE", "launchbay-test/busybox:1.35")
 NAMESPACE = "default"
@@ -294,3 +295,217 @@ def _short(path: str) -> str:
         if q.split("=")[0] in ("watch", "follow", "labelSelector", "fieldSelector")
     ]
     return base + (f" ({', '.join(flags)})" if flags else "")
+
+
+# --- scale: a hundred Jobs at once -----------------------------------------------------------------
+
+
+def _pod_room(kubectl: str, kubeconfig: str) -> tuple[int, int]:
+    """(pods the node still admits, its maxPods): allocatable pods minus the
+    pods that are not finished (finished pods do not count against maxPods)."""
+    base = [kubectl, "--kubeconfig", kubeconfig]
+    nodes = json.loads(
+        subprocess.run([*base, "get", "nodes", "-o", "json"], check=True, capture_output=True).stdout
+    )
+    allocatable = sum(int(node["status"]["allocatable"]["pods"]) for node in nodes["items"])
+    pods = json.loads(
+        subprocess.run([*base, "get", "pods", "-A", "-o", "json"], check=True, capture_output=True).stdout
+    )
+    live = sum(
+        1 for pod in pods["items"] if pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+    )
+    return allocatable - live, allocatable
+
+
+def kubernetes_scale(ctx: Context) -> list[Row]:
+    """100 concurrent `KubernetesJob(...).run()` from one process vs 100
+    concurrent `kubectl create` + `kubectl wait`; API requests and watches of
+    the concurrent runs (through the counting proxy); and how soon each run
+    returns after a pod watch sees its pod's terminal phase."""
+    kubectl, kubeconfig = _check(ctx)
+    wanted = ctx.pick(100, 4)
+    room, max_pods = _pod_room(kubectl, kubeconfig)
+    count = max(1, min(wanted, room - 2))
+    seconds = ctx.pick(2, 1)
+    env = worker_environment({"KUBECONFIG": kubeconfig})
+    args: dict[str, Any] = {
+        "image": IMAGE,
+        "namespace": NAMESPACE,
+        "kubectl": kubectl,
+        "count": count,
+        "seconds": seconds,
+        "real_kubeconfig": kubeconfig,
+    }
+    runs: dict[str, list[dict[str, Any]]] = {"launchbay": [], "kubectl": []}
+    try:
+        arms = ["kubectl", "launchbay"]
+        for rep in range(ctx.pick(2, 1)):
+            for arm in arms if rep % 2 == 0 else arms[::-1]:
+                got = run_worker(
+                    ctx,
+                    ctx.python,
+                    "kubernetes_scale",
+                    {**args, "impl": arm, "watch_pods": arm == "launchbay"},
+                    env=env,
+                    timeout=1800,
+                )
+                runs[arm].append(got)
+                _cleanup(kubectl, kubeconfig)
+        counted = _count_scale_requests(ctx, kubectl, kubeconfig, args)
+    finally:
+        _cleanup(kubectl, kubeconfig)
+
+    what = f"{count} concurrent Kubernetes Jobs of `sleep {seconds}`"
+    if count < wanted:
+        what += f" (of {wanted} wanted: the node admits {max_pods} pods, maxPods)"
+    mixed = counted["launchbay-run"]
+    wrong = [
+        f"{arm}: {r['count'] - r['correct']} wrong ({r['wrong']})"
+        for arm in runs
+        for r in runs[arm]
+        if r["correct"] != r["count"]
+    ]
+    if mixed["correct"] != mixed["count"]:
+        wrong.append(
+            f"launchbay, exit codes 0-3: {mixed['count'] - mixed['correct']} wrong ({mixed['wrong']})"
+        )
+
+    wall = Row(
+        "scale", f"{what}: wall time", "as many `kubectl create` + `kubectl wait` at once", "s", "report"
+    )
+    wall.samples = {
+        "launchbay": [r["wall"] for r in runs["launchbay"]],
+        "baseline": [r["wall"] for r in runs["kubectl"]],
+    }
+    wall.launchbay, wall.baseline = median(wall.samples["launchbay"]), median(wall.samples["baseline"])
+    wall.met = not wrong
+    wall.note = (
+        "exit codes: "
+        + (
+            "; ".join(wrong)
+            if wrong
+            else f"all correct (also with exit codes 0-3 in the counted run: {mixed['correct']}/{mixed['count']})"
+        )
+        + f"; peak threads launchbay {max(r['peak_threads'] for r in runs['launchbay'])}, "
+        f"event-loop lag p99 {mid([r['lag_p99'] for r in runs['launchbay']]) * 1000:.0f} ms"
+    )
+
+    lb = counted["launchbay"]
+    requests = Row(
+        "scale",
+        f"{what}: API requests per run, after the shared ones (a first run in the process opened them)",
+        "`kubectl create` + `kubectl wait`",
+        "requests",
+        "<= 3 requests; watches O(1)",
+        ratio_wanted=False,
+    )
+    requests.launchbay = lb["per_run"]
+    requests.baseline = counted["kubectl"]["per_run"]
+    requests.met = lb["per_run"] <= 3 and lb["watches"] <= 2
+    requests.note = (
+        f"watch requests opened during the {count} runs: launchbay {lb['watches']} "
+        f"(kubectl: {counted['kubectl']['watches']}, one per `kubectl wait`); launchbay's requests by kind: "
+        + ", ".join(f"{k} {n}" for k, n in sorted(lb["kinds"].items(), key=lambda kv: -kv[1]))
+    )
+
+    succeeded = [x for r in runs["launchbay"] for x in r["after_pod_succeeded"]] + mixed[
+        "after_pod_succeeded"
+    ]
+    failed = mixed["after_pod_failed"]
+    completion = Row(
+        "scale",
+        "Kubernetes completion: `run()` returns after a pod watch sees the pod `Succeeded`",
+        "a pod watch seeing the terminal phase",
+        "s",
+        "<= 50 ms",
+        ratio_wanted=False,
+    )
+    completion.launchbay = median(succeeded)
+    completion.baseline = 0.0 if succeeded else None
+    completion.met = bool(succeeded) and _p(succeeded, 0.99) <= 0.05
+    completion.samples = {"launchbay": succeeded, "failed": failed}
+    completion.note = (
+        f"{len(succeeded)} runs (concurrent ones included): median {mid(succeeded) * 1000:.0f} ms, "
+        f"p99 {_p(succeeded, 0.99) * 1000:.0f} ms, max {max(succeeded) * 1000:.0f} ms"
+        if succeeded
+        else "no run was matched with the pod watch"
+    )
+    if failed:
+        completion.note += (
+            f"; a pod `Failed` (exit 1-3): median {mid(failed) * 1000:.0f} ms, max {max(failed) * 1000:.0f} ms "
+            "(a failure waits for the Job's own verdict, since a retry may follow)"
+        )
+    return [wall, requests, completion]
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def _count_scale_requests(
+    ctx: Context, kubectl: str, kubeconfig: str, args: dict[str, Any]
+) -> dict[str, Any]:
+    import yaml
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-kube-scale-"))
+    host, port, context = _ssl_context(yaml.safe_load(Path(kubeconfig).read_text()), tmp)
+    result: dict[str, Any] = {}
+    with CountingProxy.for_tls_server(host, port, context) as proxy:
+        proxy_host, proxy_port = proxy.address
+        proxied = tmp / "kubeconfig"
+        proxied.write_text(yaml.safe_dump(_proxied_kubeconfig(proxy_host, proxy_port)))
+        env = worker_environment({"KUBECONFIG": str(proxied)})
+        marked = {**args, "proxy_host": proxy_host, "proxy_port": proxy_port}
+        result["launchbay-run"] = run_worker(
+            ctx,
+            ctx.python,
+            "kubernetes_scale",
+            {**marked, "impl": "launchbay", "mixed_codes": True, "watch_pods": True},
+            env=env,
+            timeout=1800,
+        )
+        _cleanup(kubectl, kubeconfig)
+        run_worker(ctx, ctx.python, "kubernetes_scale", {**marked, "impl": "kubectl"}, env=env, timeout=1800)
+    for arm in ("launchbay", "kubectl"):
+        requests = proxy.counter.marks.get(arm, [])
+        kinds: dict[str, int] = {}
+        for request in requests:
+            key = f"{request.method} {_short(request.path)}"
+            kinds[key] = kinds.get(key, 0) + 1
+        shared = [r for r in requests if _is_shared(r.method, r.path)]
+        result[arm] = {
+            "per_run": (len(requests) - len(shared)) / args["count"],
+            "shared": len(shared),
+            "watches": sum(1 for r in requests if r.is_watch),
+            "kinds": kinds,
+        }
+    return result
+
+
+def _is_shared(method: str, path: str) -> bool:
+    """A request that serves every run (a namespace-wide list or watch of jobs
+    or pods, the cluster's UID, API discovery), not one run's job or pod."""
+    if method != "GET":
+        return False
+    base = path.split("?", 1)[0].rstrip("/")
+    if base in ("/api", "/apis", "/version") or base.startswith("/openapi"):
+        return True
+    if base.startswith("/apis/") and base.count("/") <= 3:  # /apis/GROUP/VERSION: discovery
+        return True
+    if base.endswith("/namespaces/kube-system"):  # the cluster's UID
+        return True
+    return base.rsplit("/", 1)[-1] in ("jobs", "pods", "events")  # a collection: list or watch
+
+
+def _proxied_kubeconfig(proxy_host: str, proxy_port: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "bench",
+        "clusters": [{"name": "bench", "cluster": {"server": f"http://{proxy_host}:{proxy_port}"}}],
+        "users": [{"name": "bench", "user": {"username": "bench", "password": "unused"}}],
+        "contexts": [
+            {"name": "bench", "context": {"cluster": "bench", "user": "bench", "namespace": NAMESPACE}}
+        ],
+    }

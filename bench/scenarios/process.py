@@ -72,26 +72,36 @@ def cli_run(ctx: Context) -> list[Row]:
     ]
 
 
+CONTAINMENTS = ("cgroup-v2", "cgroup-v1", "session")
+
+
 def per_run(ctx: Context) -> list[Row]:
     """In-process `Process(["true"]).run()` vs `subprocess.run(["true"])`, per run;
-    then the same with `working_dir` set (no fresh temporary directory)."""
+    then the same with `working_dir` set (no fresh temporary directory); then
+    with each containment forced (LAUNCHBAY_CONTAINMENT), each against
+    `subprocess.run` in the same worker."""
     rows = _per_run(ctx, working_dir=False)
     rows += _per_run(ctx, working_dir=True)
+    for containment in CONTAINMENTS:
+        rows += _per_run(ctx, working_dir=False, containment=containment)
     return rows
 
 
-def _per_run(ctx: Context, working_dir: bool) -> list[Row]:
+def _per_run(ctx: Context, working_dir: bool, containment: str | None = None) -> list[Row]:
     n = ctx.pick(300, 40)
     impl: list[float] = []
     base: list[float] = []
     ref: list[float] = []
     ref_base: list[float] = []
+    env = worker_environment({"LAUNCHBAY_CONTAINMENT": containment} if containment else None)
     for _ in range(ctx.pick(3, 1)):
         got = run_worker(
-            ctx, ctx.python, "per_run", {"impl": "launchbay", "n": n, "working_dir": working_dir}
+            ctx, ctx.python, "per_run", {"impl": "launchbay", "n": n, "working_dir": working_dir}, env=env
         )
         impl += got["impl"]
         base += got["baseline"]
+        if containment is not None:
+            continue  # the reference has no containment: its rows are above
         if ctx.reference_python and not (ctx.quick and working_dir):
             got = run_worker(
                 ctx,
@@ -102,6 +112,17 @@ def _per_run(ctx: Context, working_dir: bool) -> list[Row]:
             ref += got["impl"]
             ref_base += got["baseline"]
     samples = {"launchbay": impl, "baseline": base, "reference": ref, "reference_baseline": ref_base}
+    if containment is not None:
+        return [
+            _row(
+                "per-run",
+                f"the same with `LAUNCHBAY_CONTAINMENT={containment}`",
+                '`subprocess.run(["true"])`',
+                "<= 1.5x",
+                1.5,
+                samples,
+            )
+        ]
     if working_dir:
         return [
             _row(

@@ -43,7 +43,10 @@ def test_quick_bench_prints_and_writes_a_table_of_process_rows(tmp_path: Path) -
     assert "failed" not in body and "skipped" not in body
     assert (tmp_path / "latest.md").read_text().count("\n|") == len(table)
     written = json.loads((tmp_path / "latest.json").read_text())
-    assert [row["key"] for row in written["rows"]] == ["import", "per-run", "per-run", "kill"]
+    # per-run: the default, with working_dir, then each containment forced
+    assert [row["key"] for row in written["rows"]] == ["import", *["per-run"] * 5, "kill"]
+    for containment in ("cgroup-v2", "cgroup-v1", "session"):
+        assert f"`LAUNCHBAY_CONTAINMENT={containment}`" in body
     for row in written["rows"]:
         assert row["launchbay"] is not None and row["launchbay"] > 0, row
     assert written["meta"]["reference"].startswith("left out")
