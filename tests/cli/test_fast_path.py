@@ -21,7 +21,7 @@ def _full_cli_process(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> Any:
     """The Process the typer CLI builds for ``argv`` (without running it)."""
     built: list[Any] = []
 
-    def capture(infrastructure: Any, *, quiet: bool, grace_seconds: float) -> Any:
+    def capture(infrastructure: Any, *, quiet: bool, grace_seconds: float, **_: Any) -> Any:
         built.append((infrastructure, quiet))
         raise typer.Exit(0)
 

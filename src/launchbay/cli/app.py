@@ -68,12 +68,15 @@ def run(
     console.configure_logging(quiet=options.quiet, verbose=options.verbose)
     grace = check_grace(options.grace)
     infrastructure = build_infrastructure(options, command)
-    if options.detach:  # TEMPORARY (runs agent): the lead wires this
+    if options.detach:
         from launchbay.cli.runs import run_detached
 
         raise typer.Exit(run_detached(infrastructure, options))
+    from launchbay.cli.runs import block_reference
+
+    block = block_reference(options, infrastructure)
     try:
-        result = run_infrastructure(infrastructure, quiet=options.quiet, grace_seconds=grace)
+        result = run_infrastructure(infrastructure, quiet=options.quiet, grace_seconds=grace, block=block)
     except Interrupted as stopped:
         raise typer.Exit(stopped.exit_code) from None
     raise typer.Exit(exit_code_for(result))

@@ -121,7 +121,31 @@ def run_simple(run: SimpleRun) -> int | None:
         name=flags.name,
         timeout_seconds=flags.timeout,
     )
-    outcome, interrupted = run_process(spec, quiet=flags.quiet, grace_seconds=grace, output_fds=fds)
+    from launchbay._internal.exits import ExitReason
+    from launchbay._internal.records import recorder
+
+    labels = {key: value or "" for key, value in key_values(flags.label, "--label").items()}
+    recording = recorder.begin("process", command=run.command, name=flags.name, labels=labels, cli=True)
+    started: list[str] = []
+
+    def on_start(identifier: str) -> None:
+        started.append(identifier)
+        if recording is not None:
+            recording.started(identifier)
+
+    try:
+        outcome, interrupted = run_process(
+            spec, quiet=flags.quiet, grace_seconds=grace, output_fds=fds, on_start=on_start
+        )
+    except BaseException as exc:
+        if recording is not None:
+            if started:
+                recording.end(-1, ExitReason.CANCELLED, f"the run was stopped: {type(exc).__name__}")
+            else:
+                recording.abandon()
+        raise
+    if recording is not None:
+        recording.end(outcome.status_code, outcome.exit_reason, outcome.reason)
     if interrupted is not None:
         return interrupted
     return exit_code(outcome.status_code, outcome.reason, outcome.exit_reason)

@@ -111,6 +111,7 @@ def run_process(
     quiet: bool,
     grace_seconds: float,
     output_fds: tuple[int, int] | None,
+    on_start: Callable[[str], None] | None = None,
 ) -> tuple[RunOutcome, int | None]:
     """A local process run in the foreground without an event loop. Returns
     its outcome and, when a signal stopped it, launchbay's exit code."""
@@ -122,6 +123,8 @@ def run_process(
     policy = SignalPolicy(grace_seconds)
 
     def on_started(identifier: str) -> None:
+        if on_start is not None:
+            on_start(identifier)
         if not quiet:
             console.info(f"started {identifier}")
 
@@ -227,7 +230,7 @@ def _single_cause(exc: BaseException) -> BaseException:
 
 
 def run_infrastructure(
-    infrastructure: Infrastructure, *, quiet: bool, grace_seconds: float
+    infrastructure: Infrastructure, *, quiet: bool, grace_seconds: float, block: str | None = None
 ) -> InfrastructureResult:
     """Run any kind in the foreground; raises Interrupted(128+N) when a
     signal N stopped it (after its work is gone)."""
@@ -235,6 +238,7 @@ def run_infrastructure(
 
     from launchbay._internal.process.runner import ACTIVE_SCOPES, SUPERVISOR
     from launchbay._internal.stopping import STOP_REQUEST, StopRequest
+    from launchbay.infrastructure.base import RECORD_AS
 
     SUPERVISOR.claims_orphans = True
     raise_open_file_limit()
@@ -244,6 +248,7 @@ def run_infrastructure(
 
     async def main() -> None:
         STOP_REQUEST.set(request)
+        RECORD_AS.set((True, block))
         run_scope = anyio.CancelScope()
         async with anyio.create_task_group() as task_group:
 

@@ -6,6 +6,7 @@ import json
 import logging
 import math
 from abc import abstractmethod
+from contextvars import ContextVar
 from datetime import timezone
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
 InfraT = TypeVar("InfraT", bound="Infrastructure")
 
 LABEL_PREFIX = "launchbay.io/"
+
+# Whether runs started in this context are recorded as the CLI's (on by
+# default) or as the API's (LAUNCHBAY_RECORD_RUNS), and the saved block they
+# came from: the CLI sets it around its runs.
+RECORD_AS: ContextVar[tuple[bool, str | None]] = ContextVar("launchbay_record_as", default=(False, None))
 
 
 class InfrastructureResult(BaseModel):
@@ -96,7 +102,13 @@ class Infrastructure(Block):
             from anyio import TASK_STATUS_IGNORED
 
             task_status = TASK_STATUS_IGNORED
-        return await self._run(task_status)
+        from launchbay._internal.records import recorder
+
+        as_cli, block = RECORD_AS.get()
+        recording = recorder.begin(
+            self.type, command=self.command, name=self.name, labels=self.labels, block=block, cli=as_cli
+        )
+        return await recorder.recorded(recording, self._run, task_status)
 
     async def akill(self, infrastructure_pid: str, grace_seconds: float = 30) -> None:
         """Stop work started by ``run`` (possibly by another process)."""
@@ -135,6 +147,10 @@ class Infrastructure(Block):
             return NotImplemented
         if not self.command or not self.command[0]:
             raise ValueError(f"{type(self).__name__} cannot be run with empty command.")
+        from launchbay._internal.records.recorder import recording_enabled
+
+        if recording_enabled(cli=RECORD_AS.get()[0]):
+            return NotImplemented  # recorded runs go through arun, which records them
         result = self._run_without_loop()
         return NotImplemented if result is None else result
 
