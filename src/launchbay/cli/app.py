@@ -96,7 +96,9 @@ def preview(
 
 
 def kill(
-    infrastructure_pid: str = typer.Argument(..., metavar="INFRA_PID", help="The pid `run` reported."),
+    infrastructure_pid: str = typer.Argument(
+        ..., metavar="RUN", help="A run id (or unique prefix), a run name, or the pid `run` reported."
+    ),
     grace: int = typer.Option(30, "--grace", help="Seconds to wait after SIGTERM before killing."),
     infra: Optional[str] = typer.Option(
         None, "--infra", help="The saved block the run used (to reach its daemon or cluster)."
@@ -105,15 +107,25 @@ def kill(
         None, "--cluster-config", help="A saved kubernetes-cluster-config block (Kubernetes pids)."
     ),
 ) -> None:
-    """Stop a run by its infrastructure pid (from any shell)."""
+    """Stop a run by its run id, name or infrastructure pid (from any shell)."""
     console.configure_logging()
+    if not infra and not cluster_config:
+        from launchbay.cli.runs import kill_recorded, recorded_run
+
+        record = recorded_run(infrastructure_pid)
+        if record is not None:
+            kill_recorded(record, grace)
+            console.info(f"stopped {infrastructure_pid}")
+            return
     infrastructure = _infrastructure_for_pid(infrastructure_pid, infra, cluster_config)
     infrastructure.kill(infrastructure_pid, grace_seconds=grace)
     console.info(f"stopped {infrastructure_pid}")
 
 
 def attach(
-    infrastructure_pid: str = typer.Argument(..., metavar="INFRA_PID", help="The pid `run` reported."),
+    infrastructure_pid: str = typer.Argument(
+        ..., metavar="RUN", help="A run id (or unique prefix), a run name, or the pid `run` reported."
+    ),
     infra: Optional[str] = typer.Option(
         None, "--infra", help="The saved block the run used (to reach its daemon or cluster)."
     ),
@@ -124,6 +136,12 @@ def attach(
 ) -> None:
     """Resume monitoring and output of a run started elsewhere; exit with its status code."""
     console.configure_logging(quiet=quiet)
+    if not infra and not cluster_config:
+        from launchbay.cli.runs import attach_recorded, recorded_run
+
+        record = recorded_run(infrastructure_pid)
+        if record is not None:
+            raise typer.Exit(attach_recorded(record))
     infrastructure = _infrastructure_for_pid(infrastructure_pid, infra, cluster_config)
     result = infrastructure.attach(infrastructure_pid)
     raise typer.Exit(exit_code_for(result))
