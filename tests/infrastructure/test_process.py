@@ -355,6 +355,9 @@ def test_preview_masks_the_database_password(monkeypatch: pytest.MonkeyPatch) ->
     assert "S3cretPW" not in shown and "pw2" not in shown
     assert "LAUNCHBAY_DATABASE_URL=postgresql://u:***@127.0.0.1:5432/db" in shown
     done = subprocess.run(
-        [sys.executable, "-m", "launchbay.cli", "preview", "--", "true"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "launchbay.cli", "preview", "--", "true"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "S3cretPW" not in done.stdout + done.stderr
