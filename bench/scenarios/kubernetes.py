@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -471,7 +472,7 @@ def _count_scale_requests(
         requests = proxy.counter.marks.get(arm, [])
         kinds: dict[str, int] = {}
         for request in requests:
-            key = f"{request.method} {_short(request.path)}"
+            key = _kind(request.method, request.path)
             kinds[key] = kinds.get(key, 0) + 1
         shared = [r for r in requests if _is_shared(r.method, r.path)]
         result[arm] = {
@@ -485,17 +486,36 @@ def _count_scale_requests(
 
 def _is_shared(method: str, path: str) -> bool:
     """A request that serves every run (a namespace-wide list or watch of jobs
-    or pods, the cluster's UID, API discovery), not one run's job or pod."""
+    or pods, the cluster's UID, API discovery), not one run's job or pod. A
+    list narrowed to one object (``involvedObject.uid=``, ``metadata.name=``)
+    is that run's."""
     if method != "GET":
         return False
-    base = path.split("?", 1)[0].rstrip("/")
+    base, _, query = path.partition("?")
+    base = base.rstrip("/")
     if base in ("/api", "/apis", "/version") or base.startswith("/openapi"):
         return True
     if base.startswith("/apis/") and base.count("/") <= 3:  # /apis/GROUP/VERSION: discovery
         return True
     if base.endswith("/namespaces/kube-system"):  # the cluster's UID
         return True
-    return base.rsplit("/", 1)[-1] in ("jobs", "pods", "events")  # a collection: list or watch
+    if re.search(r"involvedObject|metadata\.name|controller-uid|job-name(%3D|=)", query):
+        return False
+    return base.rsplit("/", 1)[-1] in ("jobs", "pods")  # a collection: list or watch
+
+
+def _kind(method: str, path: str) -> str:
+    """A request with the names of objects left out, to count requests by kind."""
+    base, _, query = path.partition("?")
+    base = re.sub(r"/(pods|jobs)/[^/]+", r"/\1/{name}", base)
+    flags = [
+        re.sub(r"(%3D|=).*", "=…", q.split("=", 1)[1])
+        if q.startswith(("fieldSelector", "labelSelector"))
+        else q
+        for q in query.split("&")
+        if q.split("=")[0] in ("watch", "follow", "labelSelector", "fieldSelector")
+    ]
+    return f"{method} {base}" + (f" ({', '.join(flags)})" if flags else "")
 
 
 def _proxied_kubeconfig(proxy_host: str, proxy_port: int) -> dict[str, Any]:

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from bench.__main__ import GROUPS, SCENARIOS
+from bench.scenarios.kubernetes import _is_shared, _kind
 
 from bench import worker_scale
-from bench.__main__ import GROUPS, SCENARIOS
-from bench.scenarios.kubernetes import _is_shared
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,10 +62,24 @@ def test_lag_summary() -> None:
         ("GET", "/api/v1/namespaces/default/pods/job-abc-x1/log?follow=true", False),
         ("GET", "/apis/batch/v1/namespaces/default/jobs/job-abc", False),
         ("DELETE", "/apis/batch/v1/namespaces/default/jobs/job-abc", False),
+        # A list narrowed to one run's object is that run's request.
+        ("GET", "/api/v1/namespaces/default/events?fieldSelector=involvedObject.uid%3Dabc", False),
+        ("GET", "/apis/batch/v1/namespaces/default/jobs?fieldSelector=metadata.name%3Dx&watch=true", False),
     ],
 )
 def test_requests_shared_by_every_run_are_told_from_one_runs(method: str, path: str, shared: bool) -> None:
     assert _is_shared(method, path) is shared
+
+
+def test_request_kinds_leave_names_out() -> None:
+    assert (
+        _kind("GET", "/api/v1/namespaces/default/pods/job-abc-x1/log?follow=true")
+        == "GET /api/v1/namespaces/default/pods/{name}/log (follow=true)"
+    )
+    assert (
+        _kind("GET", "/api/v1/namespaces/default/events?fieldSelector=involvedObject.uid%3Dabc")
+        == "GET /api/v1/namespaces/default/events (involvedObject.uid=…)"
+    )
 
 
 def test_scale_names_every_scale_scenario() -> None:
