@@ -11,7 +11,10 @@ foreground run (SPEC 13), written once for every CLI path:
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+from collections.abc import Iterator, Sequence
 from enum import Enum
 
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -45,3 +48,21 @@ class SignalPolicy:
     def exit_code(self) -> int | None:
         """128+N once a stopping signal N arrived, else None."""
         return None if self.first is None else 128 + self.first
+
+
+@contextlib.contextmanager
+def signals_to_pipe(signals: Sequence[int] = HANDLED) -> Iterator[int]:
+    """Catch ``signals`` with no-op handlers whose numbers ``set_wakeup_fd``
+    writes to a pipe, for a ``poll`` loop without an event loop; yields the
+    pipe's read end and puts the previous handlers back afterwards."""
+    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    previous_handlers = {signum: signal.signal(signum, lambda *_: None) for signum in signals}
+    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    try:
+        yield read_end
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
+        os.close(read_end)
+        os.close(write_end)

@@ -26,12 +26,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from launchbay._internal.exits import CANCEL_GRACE_SECONDS, ExitReason
 from launchbay._internal.limits import raise_open_file_limit
-from launchbay._internal.signals import HANDLED, Action, SignalPolicy
+from launchbay._internal.signals import HANDLED, Action, SignalPolicy, signals_to_pipe
 from launchbay.cli import console
 
 if TYPE_CHECKING:
@@ -89,22 +89,6 @@ def _resume(scopes: list[Scope]) -> None:
 # --- the fast path: no event loop ----------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _signals_to_pipe() -> Iterator[int]:
-    """Catch the handled signals into a pipe (its read end is yielded)."""
-    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    previous_handlers = {signum: signal.signal(signum, lambda *_: None) for signum in HANDLED}
-    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    try:
-        yield read_end
-    finally:
-        signal.set_wakeup_fd(previous_fd)
-        for signum, handler in previous_handlers.items():
-            signal.signal(signum, handler)
-        os.close(read_end)
-        os.close(write_end)
-
-
 def run_process(
     spec: ProcessSpec,
     *,
@@ -128,7 +112,7 @@ def run_process(
         if not quiet:
             console.info(f"started {identifier}")
 
-    with _signals_to_pipe() as signals:
+    with signals_to_pipe() as signals:
 
         def wait(popen: subprocess.Popen[bytes], scope: Scope, mark: Callable[[ExitReason], None]) -> int:
             return _wait_with_signals(popen, scope, signals, policy, spec.timeout_seconds, mark)

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from typing import Any
 from launchbay._internal.exits import CANCEL_GRACE_SECONDS, ExitReason
 from launchbay._internal.process import containment, procfs, registry, runner
 from launchbay._internal.process.spec import ProcessSpec
-from launchbay._internal.signals import STOPPING, Action, SignalPolicy
+from launchbay._internal.signals import STOPPING, Action, SignalPolicy, signals_to_pipe
 from launchbay.exceptions import InfrastructureError, LaunchbayError
 
 logger = logging.getLogger("launchbay.runs.detached")
@@ -260,21 +260,6 @@ def _reap_orphans(leader: int) -> None:
                 os.waitpid(pid, os.WNOHANG)
 
 
-@contextlib.contextmanager
-def _signals_to_pipe(signals: Sequence[int]) -> Any:
-    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    previous = {signum: signal.signal(signum, lambda *_: None) for signum in signals}
-    old_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    try:
-        yield read_end
-    finally:
-        signal.set_wakeup_fd(old_fd)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        os.close(read_end)
-        os.close(write_end)
-
-
 def _waiter(request: DetachedRequest, signals: int) -> runner.Waiter:
     """The wait of ``run_blocking``: until the leader exits, acting on the
     signals we receive, the timeout and the grace."""
@@ -371,7 +356,7 @@ def supervise(request: DetachedRequest, answer: _Answer) -> int:
         answer.send(id=request.run_id, infrastructure_pid=identifier)
         _let_go_of_terminal()
 
-    with _signals_to_pipe(STOPPING) as signals:
+    with signals_to_pipe(STOPPING) as signals:
         try:
             outcome = runner.run_blocking(
                 request.spec(),
