@@ -189,6 +189,7 @@ def test_attach_then_kill_from_the_cli(cluster: Cluster, namespace: str) -> None
     # The watch gave up (TIMED_OUT): 124, as timeout(1) exits; the job runs on.
     assert done.returncode == 124 and "did not complete within timeout" in done.stderr
     pid = started_pid(done.stderr)
+    assert f"{pid} runs on: `launchbay attach {pid}`" in done.stderr
     attached = launchbay("attach", pid)
     assert attached.returncode == 6, attached.stderr
     assert attached.stdout == "a\nb\n"

@@ -176,7 +176,7 @@ def test_watch_timeout(
 ) -> None:
     result = make_job(["sh", "-c", "echo started; sleep 60"], job_watch_timeout_seconds=2).run()
     assert result.status_code == -1 and "did not complete within 2 s" in (result.reason or "")
-    assert result.exit_reason is ExitReason.TIMED_OUT
+    assert result.exit_reason is ExitReason.TIMED_OUT and result.still_running
     assert "did not complete within timeout of 2 s" in caplog.text
     # The job is left to run (and can be attached to, or killed).
     assert cluster.job(namespace, job_name(result)) is not None

@@ -79,6 +79,11 @@ def run(
         result = run_infrastructure(infrastructure, quiet=options.quiet, grace_seconds=grace, block=block)
     except Interrupted as stopped:
         raise typer.Exit(stopped.exit_code) from None
+    if result.still_running:
+        console.info(
+            f"{result.identifier} runs on: `launchbay attach {result.identifier}` follows it, "
+            f"`launchbay kill {result.identifier}` stops it"
+        )
     raise typer.Exit(exit_code_for(result))
 
 

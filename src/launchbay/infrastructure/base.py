@@ -48,6 +48,11 @@ class InfrastructureResult(BaseModel):
         default=ExitReason.UNKNOWN,
         description="Why the work ended, for scripts: exited, signaled, oom_killed, timed_out, ...",
     )
+    still_running: bool = Field(
+        default=False,
+        description="The watch gave up before the work ended (a Kubernetes job or pod watch "
+        "timeout): it runs on in its engine, and `attach` or `kill` can still reach it.",
+    )
 
     @model_validator(mode="after")
     def _exit_reason_from_status(self) -> InfrastructureResult:

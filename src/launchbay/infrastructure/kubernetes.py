@@ -322,6 +322,7 @@ class KubernetesJob(Infrastructure):
             status_code=outcome.status_code,
             reason=outcome.reason,
             exit_reason=outcome.exit_reason,
+            still_running=outcome.still_running,
         )
 
     async def _run(self, task_status: TaskStatus[str]) -> KubernetesJobResult:

@@ -138,3 +138,31 @@ def test_a_cancelled_run_records_its_cancellation(launchbay_home: Path) -> None:
     got = open_record_store().get(run_id)
     assert got is not None and got.status is RunStatus.EXITED
     assert got.exit_reason is ExitReason.CANCELLED
+
+
+def test_a_run_its_watch_gave_up_on_is_handed_to_its_engine(launchbay_home: Path) -> None:
+    # A Kubernetes job or pod watch timeout: the job runs on in the cluster, so
+    # its record stays running (for attach, wait, kill), held by the engine.
+    from launchbay.infrastructure.kubernetes import KubernetesJobResult
+
+    pid = "uid:ns:launchbay-job-x"
+    recording = recorder.begin("kubernetes-job", command=["sleep", "60"], cli=True)
+    assert recording is not None
+
+    async def run(task_status: anyio.abc.TaskStatus[str]) -> KubernetesJobResult:
+        task_status.started(pid)
+        return KubernetesJobResult(
+            identifier=pid,
+            status_code=-1,
+            reason="the job did not complete within 1 s",
+            exit_reason=ExitReason.TIMED_OUT,
+            still_running=True,
+        )
+
+    async def main() -> None:
+        await recorder.recorded(recording, run, anyio.TASK_STATUS_IGNORED)
+
+    anyio.run(main)
+    got = open_record_store().get(recording.run_id)
+    assert got is not None
+    assert (got.status, got.infrastructure_pid, got.supervisor) == (RunStatus.RUNNING, pid, None)

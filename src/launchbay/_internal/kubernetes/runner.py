@@ -97,6 +97,9 @@ class RunOutcome:
     status_code: int  # the exit code of the newest pod's first container; -1 when unknown
     reason: str | None  # why, for people, when it is more than a plain exit
     exit_reason: ExitReason
+    # The watch gave up before the job ended (its job or pod watch timeout):
+    # the job runs on in the cluster, and its record is handed to it.
+    still_running: bool = False
 
 
 # --- errors ---------------------------------------------------------------------
@@ -418,8 +421,10 @@ class Monitor:
             return failed
         return await self._wait_for_end()
 
-    def _outcome(self, status_code: int, reason: str | None, exit_reason: ExitReason) -> RunOutcome:
-        return RunOutcome(self.pid, status_code, reason, exit_reason)
+    def _outcome(
+        self, status_code: int, reason: str | None, exit_reason: ExitReason, *, still_running: bool = False
+    ) -> RunOutcome:
+        return RunOutcome(self.pid, status_code, reason, exit_reason, still_running)
 
     # --- shared checks -------------------------------------------------------------
 
@@ -524,7 +529,7 @@ class Monitor:
                 waiting = self._waiting_reason(pod)
                 reason = f"the pod did not start within {timeout} s" + (f" ({waiting})" if waiting else "")
                 logger.error("Job %r: Pod never started: %s.", self.name, reason)
-                return self._outcome(-1, reason, ExitReason.TIMED_OUT)
+                return self._outcome(-1, reason, ExitReason.TIMED_OUT, still_running=True)
             if now >= progress_due:
                 await self._log_progress(pod, now)
                 progress_due = now + PROGRESS_SECONDS
@@ -729,7 +734,12 @@ class Monitor:
             if deadline is not None and now >= deadline:
                 timeout = self.spec.job_watch_timeout_seconds
                 logger.error("Job %r did not complete within timeout of %s s.", self.name, timeout)
-                return self._outcome(-1, f"the job did not complete within {timeout} s", ExitReason.TIMED_OUT)
+                return self._outcome(
+                    -1,
+                    f"the job did not complete within {timeout} s",
+                    ExitReason.TIMED_OUT,
+                    still_running=True,
+                )
             wakes = [
                 t
                 for t in (

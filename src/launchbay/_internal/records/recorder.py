@@ -112,6 +112,14 @@ class Recording:
         finally:
             self._close()
 
+    def hand_over(self) -> None:
+        """The watch gave up but the run goes on: from now on its engine holds
+        it (the record stays running, for ``attach``, ``wait`` and ``kill``)."""
+        if self._done or self.record.infrastructure_pid is None:
+            return
+        self.started(self.record.infrastructure_pid, engine_holds=True)
+        self._close()
+
     def abandon(self) -> None:
         """The run never started (it failed before): no record is kept."""
         if self._done:
@@ -213,6 +221,8 @@ class _Outcome(Protocol):
     def exit_reason(self) -> Any: ...
     @property
     def reason(self) -> str | None: ...
+    @property
+    def still_running(self) -> bool: ...
 
 
 ResultT = TypeVar("ResultT", bound=_Outcome)
@@ -251,5 +261,8 @@ async def recorded(
         else:
             recording.end(-1, ExitReason.CANCELLED, f"the run was stopped: {type(exc).__name__}")
         raise
-    recording.end(result.status_code, result.exit_reason, result.reason)
+    if result.still_running:
+        recording.hand_over()
+    else:
+        recording.end(result.status_code, result.exit_reason, result.reason)
     return result
