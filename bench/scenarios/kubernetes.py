@@ -358,7 +358,7 @@ def kubernetes_scale(ctx: Context) -> list[Row]:
 
     what = f"{count} concurrent Kubernetes Jobs of `sleep {seconds}`"
     if count < wanted:
-        what += f" (of {wanted} wanted: the node admits {max_pods} pods, maxPods)"
+        what += f" (of {wanted} wanted: the node admits {max_pods} pods (maxPods), {room} free)"
     mixed = counted["launchbay-run"]
     wrong = [
         f"{arm}: {r['count'] - r['correct']} wrong ({r['wrong']})"
@@ -402,7 +402,8 @@ def kubernetes_scale(ctx: Context) -> list[Row]:
     )
     requests.launchbay = lb["per_run"]
     requests.baseline = counted["kubectl"]["per_run"]
-    requests.met = lb["per_run"] <= 3 and lb["watches"] <= 2
+    # O(1): the namespace's jobs, pods and (for pods slow to start) pod events.
+    requests.met = lb["per_run"] <= 3 and lb["watches"] <= 3
     requests.note = (
         f"watch requests opened during the {count} runs: launchbay {lb['watches']} "
         f"(kubectl: {counted['kubectl']['watches']}, one per `kubectl wait`); launchbay's requests by kind: "
@@ -413,29 +414,35 @@ def kubernetes_scale(ctx: Context) -> list[Row]:
         "after_pod_succeeded"
     ]
     failed = mixed["after_pod_failed"]
+    ended = succeeded + failed
     completion = Row(
         "scale",
-        "Kubernetes completion: `run()` returns after a pod watch sees the pod `Succeeded`",
+        "Kubernetes completion: `run()` returns after a pod watch sees the pod `Succeeded` or `Failed`",
         "a pod watch seeing the terminal phase",
         "s",
         "<= 50 ms",
         ratio_wanted=False,
     )
-    completion.launchbay = median(succeeded)
-    completion.baseline = 0.0 if succeeded else None
-    completion.met = bool(succeeded) and _p(succeeded, 0.99) <= 0.05
+    completion.launchbay = median(ended)
+    completion.baseline = 0.0 if ended else None
+    completion.met = bool(succeeded) and bool(failed) and _p(ended, 0.99) <= 0.05
     completion.samples = {"launchbay": succeeded, "failed": failed}
+
+    def summary(values: list[float]) -> str:
+        return (
+            f"median {mid(values) * 1000:.0f} ms, p99 {_p(values, 0.99) * 1000:.0f} ms, "
+            f"max {max(values) * 1000:.0f} ms"
+        )
+
     completion.note = (
-        f"{len(succeeded)} runs (concurrent ones included): median {mid(succeeded) * 1000:.0f} ms, "
-        f"p99 {_p(succeeded, 0.99) * 1000:.0f} ms, max {max(succeeded) * 1000:.0f} ms"
-        if succeeded
+        f"{len(ended)} runs (concurrent ones included), p99 over all {_p(ended, 0.99) * 1000:.0f} ms"
+        if ended
         else "no run was matched with the pod watch"
     )
+    if succeeded:
+        completion.note += f"; after `Succeeded` ({len(succeeded)}): {summary(succeeded)}"
     if failed:
-        completion.note += (
-            f"; a pod `Failed` (exit 1-3): median {mid(failed) * 1000:.0f} ms, max {max(failed) * 1000:.0f} ms "
-            "(a failure waits for the Job's own verdict, since a retry may follow)"
-        )
+        completion.note += f"; after `Failed` (exit 1-3, {len(failed)}): {summary(failed)}"
     return [wall, requests, completion]
 
 
@@ -485,10 +492,10 @@ def _count_scale_requests(
 
 
 def _is_shared(method: str, path: str) -> bool:
-    """A request that serves every run (a namespace-wide list or watch of jobs
-    or pods, the cluster's UID, API discovery), not one run's job or pod. A
-    list narrowed to one object (``involvedObject.uid=``, ``metadata.name=``)
-    is that run's."""
+    """A request that serves every run (a namespace-wide list or watch of jobs,
+    pods or pod events, the cluster's UID, API discovery), not one run's job or
+    pod. A list narrowed to one object (``involvedObject.uid=``,
+    ``metadata.name=``) is that run's."""
     if method != "GET":
         return False
     base, _, query = path.partition("?")
@@ -499,9 +506,9 @@ def _is_shared(method: str, path: str) -> bool:
         return True
     if base.endswith("/namespaces/kube-system"):  # the cluster's UID
         return True
-    if re.search(r"involvedObject|metadata\.name|controller-uid|job-name(%3D|=)", query):
+    if re.search(r"involvedObject\.(uid|name)|metadata\.name|controller-uid|job-name(%3D|=)", query):
         return False
-    return base.rsplit("/", 1)[-1] in ("jobs", "pods")  # a collection: list or watch
+    return base.rsplit("/", 1)[-1] in ("jobs", "pods", "events")  # a collection: list or watch
 
 
 def _kind(method: str, path: str) -> str:

@@ -82,7 +82,7 @@ failSwapOn: false
 clusterDomain: cluster.local
 resolvConf: /etc/resolv.conf
 podCIDR: $POD_SUBNET
-maxPods: 60
+maxPods: 120
 serializeImagePulls: false
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99

@@ -8,7 +8,11 @@ library's global configuration.
 
 Runs on the same event loop that use the same configuration share one
 ``ClusterConnection``: one HTTP connection pool, one cached cluster UID and one
-``NamespaceWatcher`` per namespace. It is closed when its last run ends.
+``NamespaceWatcher`` per namespace. It stays open ``LINGER_SECONDS`` after
+its last run ends (as the Docker events stream does), so a program whose runs
+follow one another pays for its setup (configuration, TLS, the watches' lists)
+once; then it closes, or when the event loop shuts down (asyncio cancels the
+waiting task, which closes it).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import hashlib
 import json
 import os
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +43,8 @@ _IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 # Long-running watches and log streams: a pool large enough for many runs.
 _POOL_SIZE = 256
+# How long a connection without runs stays open, for the next run.
+LINGER_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,8 @@ class ClusterConnection:
     def __init__(self, source: ConfigSource) -> None:
         self.source = source
         self.users = 0
+        self.generation = 0  # counts the runs that used it: a linger ends when another begins
+        self._linger: asyncio.Task[None] | None = None
         self._api: KubeApi | None = None
         self._lock = anyio.Lock()
         self._uid_lock = anyio.Lock()
@@ -145,6 +153,30 @@ class ClusterConnection:
         if self._api is not None:
             await self._api.close()
             self._api = None
+
+    def enter(self) -> None:
+        self.users += 1
+        self.generation += 1
+        if self._linger is not None:
+            self._linger.cancel()  # it sees the new generation and leaves the connection open
+            self._linger = None
+
+    def leave(self, forget: Callable[[], None]) -> None:
+        """The run is over: the connection lingers, then closes (``forget``
+        takes it out of the loop's connections first) unless another run came."""
+        self.users -= 1
+        if self.users == 0:
+            self._linger = asyncio.get_running_loop().create_task(self._close_when_idle(forget))
+
+    async def _close_when_idle(self, forget: Callable[[], None]) -> None:
+        generation = self.generation
+        try:
+            await asyncio.sleep(LINGER_SECONDS)
+        finally:
+            # Also when cancelled by the loop shutting down.
+            if self.users == 0 and self.generation == generation:
+                forget()
+                await self.aclose()
 
     def watcher(self, namespace: str) -> NamespaceWatcher:
         """The shared watcher of ``namespace``."""
@@ -179,20 +211,21 @@ _connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Clu
 
 @asynccontextmanager
 async def open_connection(source: ConfigSource) -> AsyncIterator[ClusterConnection]:
-    """The loop's shared connection for ``source``; closed after its last user."""
+    """The loop's shared connection for ``source``; closed ``LINGER_SECONDS``
+    after its last user."""
     loop = asyncio.get_running_loop()
     connections = _connections.setdefault(loop, {})
     connection = connections.get(source.key)
     if connection is None:
         connection = connections[source.key] = ClusterConnection(source)
-    connection.users += 1
+    connection.enter()
+
+    def forget() -> None:
+        if connections.get(source.key) is connection:
+            del connections[source.key]
+
     try:
         await connection.open()
         yield connection
     finally:
-        connection.users -= 1
-        if connection.users == 0:
-            if connections.get(source.key) is connection:
-                del connections[source.key]
-            with anyio.CancelScope(shield=True):
-                await connection.aclose()
+        connection.leave(forget)

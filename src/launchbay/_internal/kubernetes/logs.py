@@ -5,6 +5,14 @@ the line is written, and remembered: when the stream drops, it is reopened with
 ``sinceTime`` set to the last timestamp written, and the lines the new stream
 repeats (those older than it, and as many at exactly that instant as were
 already written) are skipped. No line is written twice or lost.
+
+The end of a log: the kubelet ends a follow some time after the container
+exits (it checks the container's state now and then). A stream that was open
+while the container ran has delivered the container's output as it was
+written, so once the shared watch shows the container terminated and the
+stream has been silent for ``LOG_SETTLE_SECONDS``, the log is complete (what
+the stream has buffered is read first) and the follower stops without
+waiting for the kubelet.
 """
 
 from __future__ import annotations
@@ -35,6 +43,9 @@ STALLED_STREAM_SECONDS = 10.0
 # How long a log stream that ended waits for the watch to report its
 # container's end before taking the end for a dropped stream.
 STATUS_LAG_SECONDS = 3.0
+# Silence, once the container has terminated, after which a stream that was
+# open while it ran is complete.
+LOG_SETTLE_SECONDS = 0.02
 FIRST_RETRY_SECONDS = 0.2
 MAX_RETRY_SECONDS = 2.0
 
@@ -123,6 +134,9 @@ class LogFollower:
         self.cursor = LogCursor()
         self.last_data = time.monotonic()
         self.settling = AuthSettling()  # a restarted API server refuses for a moment
+        self.streams = 0  # log requests made
+        self._connected_at: float | None = None  # when the current stream answered
+        self._read_scope: anyio.CancelScope | None = None
 
     async def follow(self) -> None:
         """Write the log to the sink, to its end."""
@@ -165,13 +179,19 @@ class LogFollower:
                     await self.wait_for_news(remaining)
                 if self.container_done() or self.lost():
                     return
+                logger.debug("Log stream of pod %r ended before its container did; reopening.", self.pod)
             await anyio.sleep(backoff.next())
 
     async def _stream_with_watchdog(self) -> bool:
-        """One stream, abandoned (and so reopened) if the container has ended
-        but the stream stays silent: a connection that died without a word."""
+        """One stream, with a watchdog that ends it once the container has
+        terminated: settled (silent for ``LOG_SETTLE_SECONDS``, when it was
+        open while the container ran), or abandoned, and so reopened, when it
+        stays silent for ``STALLED_STREAM_SECONDS`` (a connection that died
+        without a word, or a stream silent since long before the end)."""
         result = False
         error: Exception | None = None
+        opened_while_running = not self.container_done()
+        self._connected_at = None
         async with anyio.create_task_group() as task_group:
 
             async def stream() -> None:
@@ -183,13 +203,38 @@ class LogFollower:
                 task_group.cancel_scope.cancel()
 
             async def watchdog() -> None:
+                done_at: float | None = None
                 while True:
-                    await anyio.sleep(1.0)
-                    silent = time.monotonic() - self.last_data
-                    if self.container_done() and silent > STALLED_STREAM_SECONDS:
+                    now = time.monotonic()
+                    connected = self._connected_at
+                    if not self.container_done():
+                        if self.wait_for_news is None:
+                            await anyio.sleep(1.0)
+                        else:
+                            await self.wait_for_news(1.0)
+                        continue
+                    if connected is None:  # the stream has not answered yet
+                        await anyio.sleep(LOG_SETTLE_SECONDS)
+                        continue
+                    if done_at is None:
+                        done_at = now
+                    heard = max(self.last_data, connected)
+                    if opened_while_running and done_at - heard <= STALLED_STREAM_SECONDS:
+                        quiet = now - max(heard, done_at)
+                        if quiet >= LOG_SETTLE_SECONDS:
+                            scope = self._read_scope
+                            if scope is not None:
+                                scope.cancel()  # the stream reads what it has, and ends
+                            await anyio.sleep(LOG_SETTLE_SECONDS)  # unless more came meanwhile
+                        else:
+                            await anyio.sleep(LOG_SETTLE_SECONDS - quiet)
+                        continue
+                    silent = now - heard
+                    if silent > STALLED_STREAM_SECONDS:
                         logger.debug("Log stream of pod %r stalled; reopening.", self.pod)
                         task_group.cancel_scope.cancel()
                         return
+                    await anyio.sleep(min(STALLED_STREAM_SECONDS - silent + 0.01, 1.0))
 
             task_group.start_soon(stream)
             task_group.start_soon(watchdog)
@@ -204,21 +249,28 @@ class LogFollower:
             query.append(("sinceTime", self.cursor.since_time))
         self.cursor.new_stream()
         pending = b""
+        self.streams += 1
         async with self.api.stream(
             f"/api/v1/namespaces/{self.namespace}/pods/{self.pod}/log", what="LOG pod", query=query
         ) as response:
             self.settling.success()
+            self._connected_at = time.monotonic()
             while True:
-                chunk = await response.content.readany()
-                if not chunk:
+                chunk = b""
+                with anyio.CancelScope() as self._read_scope:
+                    chunk = await response.content.readany()
+                if self._read_scope.cancelled_caught:
+                    # Settled (see the watchdog): what arrived meanwhile is
+                    # still in the response's buffer (a cancelled wait loses
+                    # nothing); the log ends after it.
+                    chunk = response.content.read_nowait()
+                    if not chunk:
+                        break
+                elif not chunk:
                     break
                 self.last_data = time.monotonic()
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                out = [self._line(line, b"\n") for line in lines]
-                data = b"".join(item for item in out if item is not None)
-                if data:
-                    self.sink.write(data)
+                pending = self._write_lines(pending + chunk)
+        self._read_scope = None
         if pending:
             if not self.container_done():
                 return False  # cut short: the reopened stream repeats the whole line
@@ -226,6 +278,15 @@ class LogFollower:
             if tail:
                 self.sink.write(tail)
         return True
+
+    def _write_lines(self, data: bytes) -> bytes:
+        """Write the whole lines of ``data``; return the partial last one."""
+        *lines, pending = data.split(b"\n")
+        out = [self._line(line, b"\n") for line in lines]
+        written = b"".join(item for item in out if item is not None)
+        if written:
+            self.sink.write(written)
+        return pending
 
     def _line(self, line: bytes, end: bytes) -> bytes | None:
         stamp, text, content = split_line(line)

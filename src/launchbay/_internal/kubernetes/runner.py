@@ -9,19 +9,25 @@ stdout (``logs``), decides from the records when and how the run ended
 (``state``) and returns a ``RunOutcome``, which the block wraps in its result.
 
 Cost of one run, in API requests, once its namespace's shared watch is open
-(see ``watcher``): one POST (the job), one streaming GET per pod (its log),
-and at most one LIST of the job's pods at the end (only when the watch has not
-yet delivered the final pod status). The first run on a connection adds one
-GET (the cluster UID, then cached) and the shared watch's two LISTs and two
-WATCHes; each open watch is renewed every few minutes, for all runs together.
+(see ``watcher``): one POST (the job), one streaming GET per pod (its log,
+opened once the watch shows the container started), and at most one LIST of
+the job's pods at the end (only when the watch has not yet delivered the final
+pod status). The first run on a connection adds one GET (the cluster UID, then
+cached) and the shared watch's two LISTs and two WATCHes; each open watch is
+renewed every few minutes, for all runs together.
 
-A pod slow to start adds one LIST of its events per progress line (every
-``PROGRESS_SECONDS``), to say whether it is pulling its image.
+A pod slow to start says every ``PROGRESS_SECONDS`` what it waits for: from
+its status in the shared watch, and from the kubelet's events about it (is it
+pulling?) in the watcher's shared events watch, which the first such line
+starts (one LIST and one WATCH for all runs): no request per line.
 
-A single-pod job that succeeds ends its run as soon as the watch shows the pod
-succeeded (``state.succeeded_early``), without the job controller's delay; a
-failure waits for the Job's own verdict, since a retry may follow, and then
-for its pods to have ended (their exit code and last output).
+A single-pod job ends its run as soon as the watch shows its pod ended
+(``state.succeeded_early``; ``state.failed_early`` when the backoff limit
+leaves no retry), without the job controller's delay; otherwise a failure
+waits for the Job's own verdict, since a retry may follow, and then for its
+pods to have ended (their exit code and last output). The log follower stops
+once the container has ended and its stream is silent (``logs``), without
+waiting for the kubelet to close it.
 
 Stopping a run (its ``timeout_seconds``, a cancellation) deletes the job's
 pods, then the job, with the grace of ``stopping.current_stop_request()``,
@@ -50,13 +56,14 @@ from launchbay._internal.kubernetes.api import KubeApi, KubernetesApiError, desc
 from launchbay._internal.kubernetes.connection import ClusterConnection, config_source, open_connection
 from launchbay._internal.kubernetes.logs import LogFollower
 from launchbay._internal.kubernetes.manifest import JobSpec
-from launchbay._internal.kubernetes.progress import PodEvent, events_from_list, waiting_for
+from launchbay._internal.kubernetes.progress import PodEvent, waiting_for
 from launchbay._internal.kubernetes.state import (
     JobEnd,
     JobState,
     PodState,
     Stuck,
     exit_status,
+    failed_early,
     final_status,
     job_end,
     newest_pod,
@@ -80,6 +87,10 @@ UNSEEN_JOB_CHECK_SECONDS = 5.0
 LOG_DRAIN_IDLE_SECONDS = 30.0
 # How often a pod that has not started says what it waits for (at INFO).
 PROGRESS_SECONDS = 5.0
+# How long a progress line waits for the shared events watch's first list.
+EVENTS_WAIT_SECONDS = 2.0
+# ``kill`` waits this long beyond the grace for the job and its pods to go.
+KILL_MARGIN_SECONDS = 60.0
 # A stopped run waits this long beyond the grace for its pods to end.
 POD_END_MARGIN_SECONDS = 15.0
 # How often a stop looks at the watch's cache during the grace (and whether
@@ -256,8 +267,34 @@ async def kill_job(spec: JobSpec, infrastructure_pid: str, grace_seconds: float)
                     ) from None
                 raise
             logger.info("Deleting job %r (grace period %s s)...", name, grace_seconds)
-            if not await _wait_until_gone(api, namespace, name, deleted, grace_seconds + 60):
-                logger.warning("Job %r is still being deleted.", name)
+            waited = grace_seconds + KILL_MARGIN_SECONDS
+            if not await _wait_until_gone(api, namespace, name, deleted, waited):
+                raise InfrastructureError(await _still_deleting(api, namespace, name, deleted, waited))
+
+
+async def _still_deleting(
+    api: KubeApi, namespace: str, name: str, deleted: Mapping[str, Any], waited: float
+) -> str:
+    """Why a killed job is still there, in one line: the pods still terminating."""
+    uid = (deleted.get("metadata") or {}).get("uid") or ""
+    pods: list[str] = []
+    try:
+        listing = await api.request(
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods",
+            what="LIST job pods",
+            query=[("labelSelector", f"controller-uid={uid}")],
+            retry_for=10,
+        )
+        pods = sorted(str((item.get("metadata") or {}).get("name")) for item in listing.get("items") or [])
+    except Exception as exc:
+        logger.debug("Could not list the pods of job %r: %s", name, describe_error(exc))
+    what = (
+        f"pod(s) {', '.join(pods)} still terminating"
+        if pods
+        else "no pod left, the job itself not yet removed (a finalizer?)"
+    )
+    return f"Job {name!r} in namespace {namespace!r} is still being deleted after {waited:g} s: {what}."
 
 
 def _delete_options(grace_seconds: float, propagation: str) -> dict[str, Any]:
@@ -404,7 +441,6 @@ class Monitor:
         self._started_at = time.monotonic()
         self._last_lookup = 0.0
         self._ended_at = 0.0
-        self._events_readable = True
         self._settling_until: float | None = None
         self.followers: list[LogFollower] = []
 
@@ -540,30 +576,15 @@ class Monitor:
         """One line on what the pod waits for (pulling, scheduling, ...)."""
         events: list[PodEvent] = []
         scheduled = pod.condition("PodScheduled") if pod is not None else None
-        if pod is not None and pod.uid and self._events_readable and scheduled and scheduled.true:
-            events = await self._pod_events(pod)  # only the kubelet's events say it is pulling
+        if pod is not None and pod.uid and scheduled and scheduled.true:
+            # Only the kubelet's events say it is pulling: the shared events watch.
+            events = await self.sub.pod_events(pod.uid, EVENTS_WAIT_SECONDS)
         what = waiting_for(pod, events)
         waited = now - self._started_at
         if pod is None:
             logger.info("Job %r: no pod yet, %s (%.0f s).", self.name, what, waited)
         else:
             logger.info("Job %r: Pod %r is %s (%.0f s).", self.name, pod.name, what, waited)
-
-    async def _pod_events(self, pod: PodState) -> list[PodEvent]:
-        """The pod's events (one request), or none when they cannot be read."""
-        try:
-            listing = await self.api.request(
-                "GET",
-                f"/api/v1/namespaces/{self.namespace}/events",
-                what="LIST pod events",
-                query=[("fieldSelector", f"involvedObject.uid={pod.uid}")],
-            )
-        except Exception as exc:
-            if not is_transient(exc):
-                self._events_readable = False  # e.g. no right to list events: not asked again
-            logger.debug("Could not read the events of pod %r: %s", pod.name, describe_error(exc))
-            return []
-        return events_from_list(listing)
 
     @staticmethod
     def _waiting_reason(pod: PodState | None) -> str | None:
@@ -719,6 +740,11 @@ class Monitor:
                     "Job %r: its only pod succeeded; not waiting for the Job's condition.", self.name
                 )
                 return _JobOver(JobEnd(succeeded=True), deleted=False)
+            if failed_early(sub.job, sub.pods.values()):
+                # Certain from the pods: no retry is left, and the pod's exit
+                # code is what the Job's verdict would come to.
+                logger.debug("Job %r: its pod failed with no retry left; not waiting for the Job.", self.name)
+                return _JobOver(JobEnd(succeeded=False), deleted=False)
             if self._timed_out(now):
                 logger.error("Job %r %s; deleting it.", self.name, self._timeout_text)
                 with anyio.CancelScope(shield=True):

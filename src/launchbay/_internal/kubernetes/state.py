@@ -72,6 +72,10 @@ class JobState:
     active_deadline_seconds: int | None = None
     suspended: bool = False
     managed_by: str | None = None
+    # What decides whether one failed pod settles the job (see ``failed_early``).
+    restart_policy: str | None = None
+    pod_failure_policy: bool = False
+    backoff_limit_per_index: int | None = None
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> JobState:
@@ -90,6 +94,9 @@ class JobState:
             active_deadline_seconds=spec.get("activeDeadlineSeconds"),
             suspended=bool(spec.get("suspend")),
             managed_by=spec.get("managedBy"),
+            restart_policy=((spec.get("template") or {}).get("spec") or {}).get("restartPolicy"),
+            pod_failure_policy=bool(spec.get("podFailurePolicy")),
+            backoff_limit_per_index=spec.get("backoffLimitPerIndex"),
         )
 
     def condition(self, kind: str) -> Condition | None:
@@ -267,24 +274,30 @@ def job_end(job: JobState) -> JobEnd | None:
 JOB_CONTROLLER = "kubernetes.io/job-controller"
 
 
+def _single_pod_job(job: JobState) -> bool:
+    """One completion, at most one pod at a time, run by the job controller,
+    which nothing else (a deletion, suspension, active deadline) may end."""
+    if job.deleting or job.suspended or job.active_deadline_seconds is not None:
+        return False
+    if job.managed_by not in (None, JOB_CONTROLLER):
+        return False
+    if (job.completions if job.completions is not None else 1) != 1:
+        return False
+    return (job.parallelism if job.parallelism is not None else 1) <= 1
+
+
 def succeeded_early(job: JobState | None, pod: PodState | None) -> bool:
     """Whether the job is certain to complete before the job controller says
     so: a single-pod job (one completion, at most one pod at a time) whose
     newest pod has succeeded, its first container having exited 0.
 
     The job controller (which batches pod updates) adds up to a second before
-    the Job's condition. Failures are never decided here: a retry under the
-    backoff limit may start a new pod. Nor is a job that something else could
+    the Job's condition. (Failures: see ``failed_early``, which also counts
+    the retries the backoff limit leaves.) Not decided here: a job that something else could
     still fail or end: being deleted, suspended, with an active deadline (the
     controller checks it before counting the success) or run by another
     controller."""
-    if job is None or pod is None or job.deleting or pod.deleted or job.suspended:
-        return False
-    if job.managed_by not in (None, JOB_CONTROLLER) or job.active_deadline_seconds is not None:
-        return False
-    if (job.completions if job.completions is not None else 1) != 1:
-        return False
-    if (job.parallelism if job.parallelism is not None else 1) > 1:
+    if job is None or pod is None or pod.deleted or not _single_pod_job(job):
         return False
     if job.condition("Failed") or job.condition("FailureTarget"):
         return False
@@ -292,6 +305,33 @@ def succeeded_early(job: JobState | None, pod: PodState | None) -> bool:
     return (
         pod.phase == "Succeeded" and main is not None and main.state == "terminated" and main.exit_code == 0
     )
+
+
+def failed_early(job: JobState | None, pods: Iterable[PodState]) -> bool:
+    """Whether the job is certain to fail before the job controller says so: a
+    single-pod job with ``restartPolicy: Never`` whose newest pod has failed
+    (its first container exited non-zero) and whose failed pods leave no retry
+    under the backoff limit.
+
+    The job controller takes seconds to count the failure and mark the job
+    Failed; the pod's exit code is what the run reports either way. Not decided
+    here: a pod failure policy (a rule may ignore the failure or end the job
+    otherwise), per-index backoff limits, a pod being deleted (a kill)."""
+    pods = list(pods)
+    pod = newest_pod(pod for pod in pods if not pod.deleted)
+    if job is None or pod is None or pod.deleting or not _single_pod_job(job):
+        return False
+    if job.restart_policy != "Never" or job.pod_failure_policy or job.backoff_limit_per_index is not None:
+        return False
+    if job.backoff_limit is None or job.condition("SuccessCriteriaMet") or job.condition("Complete"):
+        return False
+    main = pod.main
+    if pod.phase != "Failed" or main is None or main.state != "terminated" or not main.exit_code:
+        return False
+    # The Job's count may lag the pods the watch shows, and pods removed
+    # before the watch saw them are only in the Job's count: the larger.
+    failures = max(job.failed, sum(1 for p in pods if p.phase == "Failed"))
+    return failures > job.backoff_limit
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,15 @@ keeps a small cache of both. Runs subscribe to a job by name and are woken when
 that job or one of its pods changes; however many runs there are, the
 namespace costs two open watches and no thread.
 
+Pod events: a pod slow to start says what it waits for (``progress``), and
+only the kubelet's events say it is pulling its image. The first run that
+needs them starts a third list-then-watch loop, of the namespace's pod events,
+which then serves every run: no request per pod or per progress line. Its
+failure (no right to list events) leaves the jobs and pods alone.
+
+The loops run until the connection closes (``connection``: some seconds
+after its last run), so runs that follow one another share them too.
+
 Resumption: each loop remembers the last resourceVersion it saw (objects and
 bookmarks). A watch that ends (server timeout) or drops (connection lost, API
 server restarted) is reopened from there, so no change is missed or seen
@@ -34,6 +43,7 @@ from launchbay._internal.kubernetes.api import (
     describe_error,
     is_transient,
 )
+from launchbay._internal.kubernetes.progress import PodEvent
 from launchbay._internal.kubernetes.state import JobState, PodState
 from launchbay._internal.retry import Backoff
 
@@ -114,6 +124,10 @@ class Subscription:
             self.job = job
         self._notify()
 
+    async def pod_events(self, pod_uid: str, wait: float) -> list[PodEvent]:
+        """The events about the pod (see ``NamespaceWatcher.pod_events``)."""
+        return await self.watcher.pod_events(pod_uid, wait)
+
     def poke(self) -> None:
         """Wake the waiters (something outside the watch changed)."""
         self._notify()
@@ -170,6 +184,14 @@ class NamespaceWatcher:
             # Pods the job controller made carry its job-name label.
             "pods": _Kind("pods", f"/api/v1/namespaces/{namespace}/pods", [("labelSelector", "job-name")]),
         }
+        # Started on demand (``pod_events``); by pod UID, then event name.
+        self._events_kind = _Kind(
+            "events", f"/api/v1/namespaces/{namespace}/events", [("fieldSelector", "involvedObject.kind=Pod")]
+        )
+        self.events: dict[str, dict[str, PodEvent]] = {}
+        self.events_failure: BaseException | None = None
+        self._events_task: asyncio.Task[None] | None = None
+        self._events_ready: anyio.Event | None = None
 
     @property
     def synced(self) -> bool:
@@ -191,13 +213,25 @@ class NamespaceWatcher:
         try:
             yield subscription
         finally:
+            # The loops go on without subscriptions, until ``aclose``.
             subscribers = self._subscriptions.get(name)
             if subscribers is not None:
                 subscribers.discard(subscription)
                 if not subscribers:
                     del self._subscriptions[name]
-            if not self._subscriptions:
-                self._stop()
+
+    async def pod_events(self, pod_uid: str, wait: float) -> list[PodEvent]:
+        """The events about the pod ``pod_uid`` from the shared events watch,
+        which the first call starts (and waits up to ``wait`` s for its first
+        list); none when they cannot be read (e.g. no right to list events)."""
+        ready = self._events_ready
+        if ready is None or self._events_task is None or (self._events_task.done() and not ready.is_set()):
+            self.events, self._events_ready = {}, (ready := anyio.Event())
+            self._events_task = asyncio.get_running_loop().create_task(self._loop(self._events_kind))
+        if not ready.is_set():
+            with anyio.move_on_after(wait):
+                await ready.wait()
+        return list(self.events.get(pod_uid, {}).values())
 
     def _subscribers(self, name: str | None) -> list[Subscription]:
         """The subscriptions to the job ``name`` (a copy: one may end meanwhile)."""
@@ -222,10 +256,11 @@ class NamespaceWatcher:
     def _stop(self) -> None:
         """Cancel the loops; they are awaited by ``aclose`` (cancellation is
         delivered at their next await, so they change nothing after this)."""
-        for task in self._tasks:
+        for task in [*self._tasks, *([self._events_task] if self._events_task else [])]:
             task.cancel()
             self._stopping.add(task)
-        self._tasks = []
+        self._tasks, self._events_task, self.events_failure = [], None, None
+        self.events = {}
 
     async def aclose(self) -> None:
         self._stop()
@@ -247,8 +282,11 @@ class NamespaceWatcher:
                 if resource_version is None:
                     resource_version = await self._relist(kind)
                     settling.success()
-                    self._synced[kind.name] = True
-                    self._notify_all()
+                    if kind is self._events_kind:
+                        self._mark_events_ready()
+                    else:
+                        self._synced[kind.name] = True
+                        self._notify_all()
                 resource_version = await self._watch(kind, resource_version)
                 backoff.reset()
             except WatchExpired:
@@ -263,6 +301,13 @@ class NamespaceWatcher:
                 settling_server = settling.tolerates(exc)  # a restarted API server, not a refusal
                 if not (is_transient(exc) or settling_server or isinstance(exc, ValueError)):
                     # Permission denied, namespace gone: nothing a retry fixes.
+                    if kind is self._events_kind:  # the runs go on without events
+                        logger.debug(
+                            "Cannot watch the pod events in %r: %s", self.namespace, describe_error(exc)
+                        )
+                        self.events_failure = exc
+                        self._mark_events_ready()
+                        return
                     self.failure = exc
                     self._notify_all()
                     return
@@ -276,6 +321,10 @@ class NamespaceWatcher:
                     delay,
                 )
                 await asyncio.sleep(delay)
+
+    def _mark_events_ready(self) -> None:
+        if self._events_ready is not None:
+            self._events_ready.set()
 
     async def _relist(self, kind: _Kind) -> str:
         """List everything (paginated, one consistent snapshot), reconcile the
@@ -302,6 +351,10 @@ class NamespaceWatcher:
                 break
         if kind.name == "jobs":
             self._reconcile_jobs(items)
+        elif kind.name == "events":
+            self.events = {}
+            for item in items:
+                self._apply_pod_event("ADDED", item)
         else:
             self._reconcile_pods(items)
         return resource_version
@@ -344,7 +397,9 @@ class NamespaceWatcher:
         version = (raw.get("metadata") or {}).get("resourceVersion")
         if kind_of_event == "BOOKMARK":
             return version
-        if kind.name == "jobs":
+        if kind.name == "events":
+            self._apply_pod_event(kind_of_event, raw)
+        elif kind.name == "jobs":
             job = JobState.from_raw(raw)
             if kind_of_event == "DELETED":
                 self.jobs.pop(job.name, None)
@@ -358,6 +413,7 @@ class NamespaceWatcher:
             pod = self._pod_from_raw(raw)
             if kind_of_event == "DELETED":
                 self.pods.pop(pod.name, None)
+                self.events.pop(pod.uid, None)
                 for subscription in self._subscribers(pod.job_name):
                     subscription._on_pod_deleted(pod)
             else:
@@ -365,6 +421,21 @@ class NamespaceWatcher:
                 for subscription in self._subscribers(pod.job_name):
                     subscription._on_pod(pod)
         return version
+
+    def _apply_pod_event(self, kind_of_event: str | None, raw: dict[str, Any]) -> None:
+        """Keep (or forget) one event about a pod."""
+        pod_uid = str((raw.get("involvedObject") or {}).get("uid") or "")
+        name = str((raw.get("metadata") or {}).get("name") or "")
+        if not pod_uid or not name:
+            return
+        if kind_of_event == "DELETED":
+            known = self.events.get(pod_uid)
+            if known is not None:
+                known.pop(name, None)
+                if not known:
+                    del self.events[pod_uid]
+        else:
+            self.events.setdefault(pod_uid, {})[name] = PodEvent.from_raw(raw)
 
     def _pod_from_raw(self, raw: dict[str, Any]) -> PodState:
         name = (raw.get("metadata") or {}).get("name", "")
