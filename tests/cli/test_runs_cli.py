@@ -16,7 +16,8 @@ from launchbay import runs
 from launchbay._internal.exits import ExitReason
 from launchbay._internal.records.model import RunRecord, RunStatus
 from launchbay._internal.records.store import open_record_store
-from launchbay.cli.runs import format_table, human_duration, parse_duration, status_text
+from launchbay.cli.runs import parse_duration
+from launchbay.cli.runs_table import format_table, human_duration, status_text
 from tests._internal.records.fixtures import database_url, detach, gated, launchbay_cli  # noqa: F401 - fixture
 
 NOW = 1_700_000_000.0

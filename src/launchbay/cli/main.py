@@ -51,7 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     from launchbay.exceptions import InfrastructureNotAvailable, InfrastructureNotFound, LaunchbayError
 
     try:
-        simple = simple_run(sys.argv[1:] if argv is None else argv)
+        args = sys.argv[1:] if argv is None else argv
+        if args[:1] == ["ps"]:
+            from launchbay.cli.ps_fast import fast_ps
+
+            code = fast_ps(args[1:])
+            if code is not None:
+                return code
+        simple = simple_run(args)
         if simple is not None:
             code = run_simple(simple)
             if code is not None:

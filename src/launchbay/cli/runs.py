@@ -12,99 +12,21 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import sys
-import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from launchbay.cli import console
-from launchbay.cli.flags import ParsedFlags, key_values
+from launchbay.cli.flags import ParsedFlags
 
 if TYPE_CHECKING:
     from launchbay._internal.records.model import RunRecord
     from launchbay.infrastructure.base import Infrastructure
 
 RUN_HELP = "A run id (or a unique prefix of one), a run name, or an infrastructure pid."
-_KIND_NAMES = {"process": "process", "docker-container": "docker", "kubernetes-job": "kubernetes"}
-_COMMAND_WIDTH = 30
 
-
-# --- times, as Docker says them --------------------------------------------------------------
-
-
-def human_duration(seconds: float) -> str:
-    """``5 seconds``, ``About a minute``, ``3 hours``, ... (Docker's wording)."""
-    if seconds < 1:
-        return "Less than a second"
-    if seconds < 2:
-        return "1 second"
-    if seconds < 60:
-        return f"{int(seconds)} seconds"
-    minutes = seconds / 60
-    if minutes < 2:
-        return "About a minute"
-    if minutes < 60:
-        return f"{int(minutes)} minutes"
-    hours = minutes / 60
-    if round(hours) < 2:
-        return "About an hour"
-    if hours < 48:
-        return f"{round(hours)} hours"
-    if hours < 24 * 7 * 2:
-        return f"{int(hours / 24)} days"
-    if hours < 24 * 30 * 2:
-        return f"{int(hours / 24 / 7)} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{int(hours / 24 / 30)} months"
-    return f"{int(hours / 24 / 365)} years"
-
-
-def _ago(moment: float, now: float) -> str:
-    return f"{human_duration(max(0.0, now - moment))} ago"
-
-
-def status_text(record: RunRecord, now: float) -> str:
-    """``Up 5 seconds``, ``Exited (7) 2 minutes ago``, ``Lost``."""
-    if record.status.value == "running":
-        return f"Up {human_duration(max(0.0, now - record.created.timestamp()))}"
-    if record.status.value == "lost":
-        return "Lost"
-    code = "?" if record.status_code is None else str(record.status_code)
-    ended = f" {_ago(record.ended.timestamp(), now)}" if record.ended is not None else ""
-    return f"Exited ({code}){ended}"
-
-
-def _command_text(record: RunRecord, truncate: bool) -> str:
-    text = shlex.join(record.command)
-    if truncate and len(text) > _COMMAND_WIDTH:
-        text = text[: _COMMAND_WIDTH - 1] + "…"
-    return f'"{text}"'
-
-
-def format_table(records: Sequence[RunRecord], *, truncate: bool = True, now: float | None = None) -> str:
-    """The ``ps`` table: a header and one aligned row per record."""
-    now = time.time() if now is None else now
-    rows = [["RUN ID", "KIND", "COMMAND", "CREATED", "STATUS", "NAME"]]
-    for record in records:
-        rows.append(
-            [
-                record.short_id if truncate else record.id,
-                _KIND_NAMES.get(record.kind, record.kind),
-                _command_text(record, truncate),
-                _ago(record.created.timestamp(), now),
-                status_text(record, now),
-                record.name or "",
-            ]
-        )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return "\n".join(
-        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
-
+# --- durations, for prune -----------------------------------------------------------------------
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -131,18 +53,9 @@ def ps(
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not shorten ids and commands."),
 ) -> None:
     """List runs (running ones; -a: all), newest first."""
-    from launchbay import runs
+    from launchbay.cli.ps_fast import show_runs  # (the fast path, cli/ps_fast.py, runs the same)
 
-    console.configure_logging()
-    wanted = {key: value or "" for key, value in key_values(label or [], "--label").items()}
-    records = runs.list(all=all, labels=wanted)
-    if json_output:
-        print(json.dumps([record.to_json() for record in records], indent=2))
-    elif quiet:
-        for record in records:
-            print(record.id if no_trunc else record.short_id)
-    else:
-        print(format_table(records, truncate=not no_trunc))
+    show_runs(all=all, json_output=json_output, labels=label or [], quiet=quiet, no_trunc=no_trunc)
 
 
 def logs(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -58,10 +58,6 @@ class RunStillRunning(LaunchbayError):
 
 def new_id() -> str:
     return os.urandom(ID_BYTES).hex()
-
-
-def _moment(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -162,38 +158,49 @@ class RunRecord:
             detached,
             log,
         ) = row
-        created_at = _moment(float(created))
-        assert created_at is not None
-        return cls(
+        # ``ps -a`` reads every row: the fields are set at once, as the frozen
+        # dataclass's __init__ would set them one by one (object.__setattr__ per
+        # field is most of a record's cost). Every field is given here
+        # (test_model checks that none is left out).
+        record = object.__new__(cls)
+        record.__dict__.update(
             id=id_,
-            name=name,
             kind=kind,
-            infrastructure_pid=infrastructure_pid,
             command=tuple(_json(command, [])),
+            created=datetime.fromtimestamp(float(created), timezone.utc),
+            name=name,
+            infrastructure_pid=infrastructure_pid,
             labels=dict(_json(labels, {})),
             block=block,
-            status=_enum(RunStatus, status, RunStatus.LOST),
+            status=_STATUSES.get(status, RunStatus.LOST),  # written by a newer launchbay: shown, not fatal
             status_code=None if status_code is None else int(status_code),
-            exit_reason=None if exit_reason is None else _enum(ExitReason, exit_reason, ExitReason.UNKNOWN),
+            exit_reason=None if exit_reason is None else _EXIT_REASONS.get(exit_reason, ExitReason.UNKNOWN),
             reason=reason,
-            created=created_at,
-            ended=_moment(None if ended is None else float(ended)),
+            ended=None if ended is None else datetime.fromtimestamp(float(ended), timezone.utc),
             supervisor=supervisor,
             detached=bool(detached),
             log=log,
         )
+        return record
+
+
+_STATUSES = {status.value: status for status in RunStatus}
+_EXIT_REASONS = {reason.value: reason for reason in ExitReason}
+# The C scanner json.loads ends in, called at once: for a short list its own
+# checks and whitespace matching cost more than the parse.
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _json(text: str | None, default: Any) -> Any:
-    try:
-        value = json.loads(text or "")
-    except ValueError:
+    if not text:
         return default
-    return value if isinstance(value, type(default)) else default
-
-
-def _enum(cls: Any, value: str, default: Any) -> Any:
     try:
-        return cls(value)
-    except ValueError:
-        return default  # written by a newer launchbay: shown, not fatal
+        value, end = _scan_json(text, 0)
+    except (StopIteration, TypeError, ValueError):
+        end = -1
+    if end != len(text):  # not JSON alone: what json.loads makes of it (spaces around, or worse)
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return default
+    return value if isinstance(value, type(default)) else default
