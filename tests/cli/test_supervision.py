@@ -97,9 +97,11 @@ def test_the_grace_ends_with_a_kill(
     assert gone_soon(members) == []
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("path", "mode"), [(p, "auto") for p in PATHS] + [("fast", "session"), ("fast", "cgroup-v1")]
+)
 def test_a_supervisor_killed_by_sigkill_takes_its_run_with_it(
-    path: str, tmp_path: Path, started: list[subprocess.Popen[bytes]]
+    path: str, mode: str, tmp_path: Path, started: list[subprocess.Popen[bytes]]
 ) -> None:
     pids_file = tmp_path / "pids"
     tmp = tmp_path / "tmp"
@@ -108,18 +110,41 @@ def test_a_supervisor_killed_by_sigkill_takes_its_run_with_it(
         launchbay(path, "run", "--", *tree_command(pids_file, ignore_term=True)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "TMPDIR": str(tmp)},
+        env={**os.environ, "TMPDIR": str(tmp), "LAUNCHBAY_CONTAINMENT": mode},
     )
     started.append(proc)
     members = wait_for_tree(pids_file, ROUTES_COUNT + 1)
     assert [p.name for p in tmp.iterdir() if p.name.startswith("launchbay-")]  # its working directory
+    registry_files = _registry_files_of(proc.pid)
+    assert registry_files  # its run's registry file
     proc.kill()
     proc.wait()
     assert gone_soon(members, timeout=5) == []
     deadline = time.monotonic() + 5
+    while any(path.exists() for path in registry_files) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [path for path in registry_files if path.exists()] == []
+    deadline = time.monotonic() + 5
     while list(tmp.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert list(tmp.iterdir()) == []  # the run's temporary directory went too
+
+
+def _registry_files_of(supervisor_pid: int) -> list[Path]:
+    import json
+
+    from launchbay._internal.process import registry
+
+    runs = Path(registry.runtime_dir()) / "runs"
+    found = []
+    for path in runs.iterdir() if runs.is_dir() else ():
+        try:
+            entry = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(entry, dict) and str(entry.get("supervisor", "")).startswith(f"{supervisor_pid}@"):
+            found.append(path)
+    return found
 
 
 def test_a_second_interrupt_in_the_async_api_kills_the_tree(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import anyio
     from anyio.abc import TaskGroup
 
 _CHUNK = 1 << 20
@@ -105,10 +106,8 @@ class OutputRelay:
         if enabled:
             self.stdout_target = _target_for(self._streams[0])
             self.stderr_target = _target_for(self._streams[1])
-        import anyio
-
         self._open_pumps = 0
-        self._all_done = anyio.Event()
+        self._all_done: anyio.Event | None = None  # made when a pump starts
         self._scopes: list[anyio.CancelScope] = []
 
     def __enter__(self) -> OutputRelay:
@@ -131,12 +130,14 @@ class OutputRelay:
             (popen.stdout, self._streams[0]),
             (popen.stderr, self._streams[1]),
         ]
+        import anyio
+
         for pipe, stream in pipes:
             if pipe is not None:
+                if self._all_done is None:
+                    self._all_done = anyio.Event()
                 self._open_pumps += 1
                 task_group.start_soon(self._pump, pipe, Sink(stream))
-        if self._open_pumps == 0:
-            self._all_done.set()
 
     async def _pump(self, pipe: IO[bytes], sink: Sink) -> None:
         import anyio
@@ -164,7 +165,7 @@ class OutputRelay:
             sink.finish()
             pipe.close()
             self._open_pumps -= 1
-            if self._open_pumps == 0:
+            if self._open_pumps == 0 and self._all_done is not None:
                 self._all_done.set()
 
     async def drain_after_exit(self, tree_alive: Callable[[], bool] | None = None) -> None:
@@ -173,6 +174,8 @@ class OutputRelay:
         a pipe open forever; what the tree wrote is in the pipe by then)."""
         import anyio
 
+        if self._all_done is None:
+            return  # nothing to relay: the child wrote to our descriptors, or nowhere
         delay = 0.01
         while not self._all_done.is_set():
             with anyio.move_on_after(delay):

@@ -24,11 +24,12 @@ Three mechanisms, strongest first:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from launchbay._internal.process import procfs
@@ -120,7 +121,9 @@ def cgroup_mounts() -> tuple[str | None, str | None]:
     try:
         with open("/proc/self/mountinfo") as handle:
             lines = handle.read().splitlines()
-    except OSError:
+    except OSError as exc:
+        if exc.errno == errno.EMFILE:
+            raise  # not a verdict on the machine: the caller may retry
         return None, None
     for line in lines:
         left, _, right = line.partition(" - ")
@@ -137,11 +140,13 @@ def cgroup_mounts() -> tuple[str | None, str | None]:
 class CgroupScope:
     """A run's cgroup (v2, or v1 freezer)."""
 
-    def __init__(self, path: str, version: int, home: str | None = None) -> None:
+    def __init__(self, path: str, version: int, home_fd: int | None = None) -> None:
         self.path = path
         self.version = version
         self.mechanism = f"cgroup-v{version}"
-        self._home = home  # the supervisor's own cgroup, to step back to
+        # The supervisor's own cgroup's membership file, kept open by its
+        # containment: stepping back is one write.
+        self._home_fd = home_fd
 
     @property
     def cgroup(self) -> str | None:
@@ -153,18 +158,22 @@ class CgroupScope:
 
     @contextlib.contextmanager
     def spawning(self) -> Iterator[None]:
-        assert self._home is not None
+        assert self._home_fd is not None
         # v2 moves whole processes; v1 can move just this thread, which is all a
         # spawn needs (the child inherits the spawning thread's cgroup).
         if self.version == 2:
-            member, name = str(os.getpid()), "cgroup.procs"
+            member = str(os.getpid()).encode()
         else:
-            member, name = str(threading.get_native_id()), "tasks"
-        _write(os.path.join(self.path, name), member)
+            member = str(threading.get_native_id()).encode()
+        fd = os.open(os.path.join(self.path, membership_file(self.version)), os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, member)
+        finally:
+            os.close(fd)
         try:
             yield
         finally:
-            _write(os.path.join(self._home, name), member)
+            os.write(self._home_fd, member)
 
     def started(self, pid: int, start_ticks: int) -> None:
         pass
@@ -219,6 +228,11 @@ class CgroupScope:
             os.rmdir(self.path)
 
 
+def membership_file(version: int) -> str:
+    """The file a process (v2) or a thread (v1) is moved into a cgroup with."""
+    return "cgroup.procs" if version == 2 else "tasks"
+
+
 class CgroupContainment:
     """Per-run cgroups under ``<own cgroup>/launchbay/<supervisor>/``."""
 
@@ -232,7 +246,11 @@ class CgroupContainment:
         self.root = os.path.join(self.home, CGROUP_DIR)
         self.base = os.path.join(self.root, supervisor)
         self._count = 0
+        self._home_fd = -1
         try:
+            self._home_fd = os.open(
+                os.path.join(self.home, membership_file(version)), os.O_WRONLY | os.O_CLOEXEC
+            )
             for path in (self.root, self.base):
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(path)
@@ -242,6 +260,10 @@ class CgroupContainment:
                 pass
             probe.release()
         except OSError as exc:
+            if self._home_fd >= 0:
+                os.close(self._home_fd)
+            if exc.errno == errno.EMFILE:
+                raise
             raise ContainmentError(f"cannot manage cgroups at {self.base}: {exc.strerror or exc}") from None
         if version == 2 and not os.path.exists(os.path.join(self.root, "cgroup.freeze")):
             raise ContainmentError("this kernel's cgroup v2 has no cgroup.freeze")
@@ -259,13 +281,61 @@ class CgroupContainment:
             os.mkdir(path)
         except FileNotFoundError:  # closed, or swept: make it again
             os.makedirs(path)
-        return CgroupScope(path, self.version, home=self.home)
+        return CgroupScope(path, self.version, home_fd=self._home_fd)
 
     def marker(self, scope: Scope) -> tuple[str, str] | None:
         return None
 
 
 # --- sessions (no cgroup) ----------------------------------------------------------------------
+
+
+def _session_members(leaders: list[tuple[int, int | None]], marked: Callable[[bytes], bool]) -> list[int]:
+    """The running processes of session runs, from /proc: the sessions and
+    process groups of ``leaders`` (while each pid still names the leader it
+    was: a pid reused after the end would drag a stranger's session in), every
+    process whose marker value ``marked`` accepts, and all their descendants;
+    never this process or its ancestors."""
+    table = procfs.snapshot()
+    own = os.getpid()
+    protected = {own, 1}
+    parent = table.get(own)
+    while parent is not None and parent.ppid not in protected and parent.ppid > 0:
+        protected.add(parent.ppid)
+        parent = table.get(parent.ppid)
+    live_leaders = set()
+    for pid, start in leaders:
+        stat = table.get(pid)
+        if stat is not None and stat.start_ticks == start:
+            live_leaders.add(pid)
+    seeds = set(live_leaders)
+    if live_leaders:
+        seeds.update(
+            pid for pid, stat in table.items() if stat.sid in live_leaders or stat.pgid in live_leaders
+        )
+    for pid in table:
+        if pid not in protected:
+            value = procfs.environ_value(pid, _MARKER_KEY)
+            if value is not None and marked(value):
+                seeds.add(pid)
+    children: dict[int, list[int]] = {}
+    for pid, stat in table.items():
+        children.setdefault(stat.ppid, []).append(pid)
+    found, stack = set(), list(seeds)
+    while stack:
+        pid = stack.pop()
+        if pid in found or pid in protected:
+            continue
+        found.add(pid)
+        stack.extend(children.get(pid, ()))
+    return sorted(pid for pid in found if table[pid].running)
+
+
+_MARKER_KEY = SESSION_MARKER.encode()
+
+# The leaders of the session runs this process watches: a run's end looks for
+# adopted orphans among our children, and other runs' leaders are not those.
+_session_leaders: set[int] = set()
 
 
 class SessionScope:
@@ -275,7 +345,7 @@ class SessionScope:
 
     def __init__(self, token: str, leader: int | None = None, leader_start: int | None = None) -> None:
         self._token = token
-        self._marker = f"{SESSION_MARKER}={token}".encode()
+        self._value = token.encode()
         self.leader = leader
         self.leader_start = leader_start
 
@@ -293,40 +363,16 @@ class SessionScope:
 
     def started(self, pid: int, start_ticks: int) -> None:
         self.leader, self.leader_start = pid, start_ticks
+        _session_leaders.add(pid)
 
-    def _leader_valid(self, table: dict[int, procfs.ProcStat]) -> bool:
-        # The leader's pid seeds the search only while it names our leader: a
-        # pid reused after the end would drag a stranger's session in.
-        if self.leader is None:
-            return False
-        stat = table.get(self.leader)
-        return stat is not None and stat.start_ticks == self.leader_start
+    def _marked(self, value: bytes) -> bool:
+        return value == self._value
+
+    def _leaders(self) -> list[tuple[int, int | None]]:
+        return [] if self.leader is None else [(self.leader, self.leader_start)]
 
     def members(self) -> list[int]:
-        table = procfs.snapshot()
-        own = os.getpid()
-        protected = {own, 1}
-        parent = table.get(own)
-        while parent is not None and parent.ppid not in protected and parent.ppid > 0:
-            protected.add(parent.ppid)  # never our own ancestors
-            parent = table.get(parent.ppid)
-        seeds: set[int] = set()
-        if self._leader_valid(table):
-            assert self.leader is not None
-            seeds.add(self.leader)
-            seeds.update(pid for pid, stat in table.items() if self.leader in (stat.sid, stat.pgid))
-        seeds.update(pid for pid in table if pid not in protected and procfs.environ_has(pid, self._marker))
-        children: dict[int, list[int]] = {}
-        for pid, stat in table.items():
-            children.setdefault(stat.ppid, []).append(pid)
-        found, stack = set(), list(seeds)
-        while stack:
-            pid = stack.pop()
-            if pid in found or pid in protected:
-                continue
-            found.add(pid)
-            stack.extend(children.get(pid, ()))
-        return sorted(pid for pid in found if table[pid].running)
+        return _session_members(self._leaders(), self._marked)
 
     def has_members(self) -> bool:
         if self.leader is not None:
@@ -335,9 +381,13 @@ class SessionScope:
                 return True  # the leader's group still has a member
             except (ProcessLookupError, PermissionError):
                 pass
-        for pid in procfs.own_children():
+        if not _subreaper:
+            return False  # orphans went to another reaper: only members() finds them
+        # Orphans of the run were re-parented to us: among our children, those
+        # that are no run's leader and carry this run's marker.
+        for pid in procfs.own_children() - _session_leaders:
             stat = procfs.read_stat(pid)
-            if stat is not None and stat.running and procfs.environ_has(pid, self._marker):
+            if stat is not None and stat.running and procfs.environ_value(pid, _MARKER_KEY) == self._value:
                 return True
         return False
 
@@ -358,7 +408,7 @@ class SessionScope:
             _kill_quietly(pid, signal.SIGKILL)
         # Orphans the run left are re-parented to us (a subreaper): reap them.
         # Never the leader: its Popen reaps it and needs its exit status.
-        for pid in (stopped & procfs.own_children()) - {self.leader}:
+        for pid in (stopped & procfs.own_children()) - {self.leader} - _session_leaders:
             _reap_later(pid)
         return _wait(lambda: not self.members(), _KILL_WAIT_SECONDS)
 
@@ -369,7 +419,24 @@ class SessionScope:
         self.signal(signal.SIGCONT)
 
     def release(self) -> None:
-        pass
+        if self.leader is not None:
+            _session_leaders.discard(self.leader)
+
+
+class SupervisorSessions(SessionScope):
+    """Every session run of one supervisor at once (its watchdog's sweep once
+    it is gone): the processes carrying any of its markers (``<key>.N``) and
+    the trees of the leaders its registry files name."""
+
+    def __init__(self, supervisor: str, leaders: list[tuple[int, int]]) -> None:
+        super().__init__(f"{supervisor}.")
+        self._all_leaders: list[tuple[int, int | None]] = list(leaders)
+
+    def _marked(self, value: bytes) -> bool:
+        return value.startswith(self._value)
+
+    def _leaders(self) -> list[tuple[int, int | None]]:
+        return self._all_leaders
 
 
 _subreaper = False

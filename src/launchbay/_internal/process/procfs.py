@@ -61,15 +61,20 @@ def snapshot() -> dict[int, ProcStat]:
     return table
 
 
-def environ_has(pid: int, entry: bytes) -> bool:
-    """Whether the process was started with ``entry`` (``KEY=value``) in its
-    environment; False when it cannot be read (another user's, or gone)."""
+def environ_value(pid: int, key: bytes) -> bytes | None:
+    """The value of ``key`` in the environment the process was started with;
+    None when it has none or it cannot be read (another user's, or gone)."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as handle:
-            data = handle.read()
+            data = b"\0" + handle.read()
     except OSError:
-        return False
-    return (b"\0" + entry + b"\0") in (b"\0" + data)
+        return None
+    at = data.find(b"\0" + key + b"=")
+    if at < 0:
+        return None
+    start = at + len(key) + 2
+    end = data.find(b"\0", start)
+    return data[start:] if end < 0 else data[start:end]
 
 
 def own_children() -> set[int]:

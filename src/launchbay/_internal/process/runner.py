@@ -15,6 +15,7 @@ both drive.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from launchbay._internal import pids
 from launchbay._internal.exits import ExitReason, signal_name
-from launchbay._internal.process import containment, procfs
+from launchbay._internal.process import containment, procfs, startgate
 from launchbay._internal.process.registry import REGISTRY, RunEntry, entries_for, note_stopping
 from launchbay._internal.process.spec import ProcessSpec, display_name
 from launchbay._internal.process.watchdog import WATCHDOG, process_key
@@ -95,9 +96,11 @@ class Supervisor:
     @property
     def key(self) -> str:
         if self._pid != os.getpid():  # first use, or a forked child
-            self._pid = os.getpid()
-            self._key = process_key(self._pid) or f"{self._pid}@0"
             self.host = socket.gethostname()
+            key = process_key(os.getpid())
+            if key is None and os.path.isdir("/proc/self"):
+                return f"{os.getpid()}@0"  # /proc unreadable just now (no free descriptor): not kept
+            self._pid, self._key = os.getpid(), key or f"{os.getpid()}@0"
         return self._key
 
     def containment(self) -> containment.Containment:
@@ -160,14 +163,19 @@ def spawn(
             raise InfrastructureError(f"Working directory {cwd!r}: permission denied.") from None
         raise InfrastructureError(f"Cannot execute {command[0]!r}: {exc.strerror}.", exit_code=126) from None
     except OSError as exc:
-        import errno
-
         if exc.errno == errno.EMFILE:
-            raise InfrastructureError(
-                "Too many open files to start another run: raise the limit with "
-                "`ulimit -n` or launchbay.raise_open_file_limit()."
-            ) from None
+            raise OutOfDescriptors() from None
         raise InfrastructureError(f"Cannot start {command[0]!r}: {exc.strerror or exc}.") from None
+
+
+class OutOfDescriptors(InfrastructureError):
+    """No file descriptor is free to start another run."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Too many open files to start another run: raise the limit with "
+            "`ulimit -n` or launchbay.raise_open_file_limit()."
+        )
 
 
 class _Run:
@@ -185,29 +193,24 @@ class _Run:
 
     def start(self, stdout: int, stderr: int) -> subprocess.Popen[bytes]:
         supervisor_key = SUPERVISOR.key
-        chosen = SUPERVISOR.containment()
-        WATCHDOG.ensure(supervisor_key)
         try:
+            chosen = SUPERVISOR.containment()
+            WATCHDOG.ensure(supervisor_key)
             cwd, temporary = working_directory(self.stack, self.spec.working_dir, supervisor_key)
             scope = self.scope = chosen.new_scope()
             self.stack.callback(scope.release)
             marker = chosen.marker(scope)
-            self._watch_key = scope.cgroup or scope.token or ""
-            WATCHDOG.send(
-                "+",
-                {
-                    "key": self._watch_key,
-                    "containment": scope.mechanism,
-                    "cgroup": scope.cgroup,
-                    "token": scope.token,
-                    "workdir": temporary,
-                },
-            )
-            self.stack.callback(WATCHDOG.send, "-", self._watch_key)
+            if marker is not None:
+                WATCHDOG.tell("session")  # its sweep must look for the marker
             env = self.spec.environment(dict([marker]) if marker else None)
             self.logger.info("Opening process%s...", self.spec.display_name)
             with scope.spawning():
                 popen = spawn(self.spec.command, cwd, env, stdout, stderr)
+        except OSError as exc:
+            self.stack.close()
+            if exc.errno == errno.EMFILE:
+                raise OutOfDescriptors() from None
+            raise
         except BaseException:
             self.stack.close()
             raise
@@ -225,7 +228,6 @@ class _Run:
             workdir=temporary,
         )
         REGISTRY.add(self.entry)
-        WATCHDOG.send("=", {"key": self._watch_key, "pid": popen.pid, "start": start_ticks})
         ACTIVE_SCOPES.add(scope)
         # HOST:PID, as the reference writes it; the registry file (keyed by pid
         # and start time) is what proves the pid still names this run.
@@ -446,7 +448,9 @@ async def run(
     import anyio
 
     current = _Run(spec, logger)
-    popen = current.start(relay.stdout_target, relay.stderr_target)
+    gate = startgate.current()
+    popen = await _start_when_possible(current, relay, gate)
+    gate.started()
     try:
         task_status.started(current.identifier)
         async with anyio.create_task_group() as tg:
@@ -460,9 +464,39 @@ async def run(
     except BaseException:
         await _stop_own_run(current, ExitReason.CANCELLED, current_stop_request())
         await current.afinish()
+        gate.ended()
         raise
     await current.afinish()
+    gate.ended()
     return current.outcome(returncode)
+
+
+async def _start_when_possible(
+    current: _Run, relay: OutputRelay, gate: startgate.StartGate
+) -> subprocess.Popen[bytes]:
+    """Start the run when the gate lets it (see ``startgate``); with no file
+    descriptor free, once another run of this loop has ended."""
+    while True:
+        await gate.enter()
+        began = time.monotonic()
+        try:
+            return current.start(relay.stdout_target, relay.stderr_target)
+        except OutOfDescriptors:
+            pass
+        finally:
+            gate.leave(time.monotonic() - began)
+        if not await gate.wait_for_descriptors(_open_file_limit()):
+            raise OutOfDescriptors()
+        current.stack = ExitStack()  # the failed start closed its own
+
+
+def _open_file_limit() -> int | None:
+    try:
+        import resource
+
+        return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return None
 
 
 # A wait that replaces the plain one (the CLI's signal loop): it gets the

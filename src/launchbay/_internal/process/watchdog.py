@@ -1,27 +1,34 @@
 """Stopping a supervisor's runs when the supervisor dies, even by SIGKILL.
 
 Each supervising process starts one small watchdog process (lazily, before its
-first run) and keeps the write end of a pipe to it. The supervisor tells it
-about each run on the pipe ("+" before the spawn, "=" with the leader's pid
-after, "-" at the end). When the supervisor dies, however it dies, the kernel
-closes the pipe: the watchdog reads end of file, stops every run that had no
-"-", removes their temporary directories and registry files, and exits. The
-watchdog is its own session, so a closed terminal or a Ctrl+C meant for the
-supervisor does not reach it. On start it also sweeps what earlier
-supervisors that died left behind (their cgroups, run directories, registry
-files).
+first run) and keeps the write end of a pipe to it. Nothing is written per run:
+when the supervisor dies, however it dies, the kernel closes the pipe, and the
+watchdog reads end of file and sweeps everything of that supervisor that is
+left. Everything of a run carries its supervisor's key (``<pid>@<start>``): its
+cgroup (``.../launchbay/<key>/run-N``), its registry file (which names the
+supervisor), its temporary directory (``launchbay-<key>-...``) and, with
+session containment, the marker in its processes' environment
+(``<key>.N``). So 10,000 runs cost the watchdog nothing until the end, and
+the sweep finds runs in every state, even one caught mid-start. The
+supervisor says once that it uses session containment (the only sweep that
+reads every process's environment).
+
+The watchdog is its own session, so a closed terminal or a Ctrl+C meant for
+the supervisor does not reach it. On start it also sweeps what earlier
+supervisors that died left behind.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from launchbay._internal.process import containment, procfs, registry
@@ -51,6 +58,7 @@ class Watchdog:
         self._popen: subprocess.Popen[bytes] | None = None
         self._fd = -1
         self._owner = -1
+        self._told: set[str] = set()  # what the watchdog was told (once each)
         os.register_at_fork(after_in_child=self._forget)
 
     def _forget(self) -> None:
@@ -60,14 +68,27 @@ class Watchdog:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
         self._popen, self._fd, self._owner = None, -1, -1
+        self._told = set()
 
     def ensure(self, supervisor: str) -> None:
-        if self._owner == os.getpid() and self._popen is not None and self._popen.poll() is None:
+        if self._owner == os.getpid() and self._listening():
             return
         with self._lock:
-            if self._owner == os.getpid() and self._popen is not None and self._popen.poll() is None:
+            if self._owner == os.getpid() and self._listening():
                 return
+            if self._popen is not None:
+                with contextlib.suppress(OSError):
+                    self._popen.poll()  # reap a watchdog that died
             self._start(supervisor)
+
+    def _listening(self) -> bool:
+        """Whether the watchdog still holds its end of the pipe: a closed read
+        end shows as an error on ours (one non-blocking poll, no wait)."""
+        if self._fd < 0:
+            return False
+        poller = select.poll()
+        poller.register(self._fd, 0)
+        return not poller.poll(0)
 
     def _start(self, supervisor: str) -> None:
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
@@ -97,13 +118,16 @@ class Watchdog:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
         self._popen, self._fd, self._owner = popen, write_end, os.getpid()
+        self._told = set()  # a new watchdog knows nothing yet
 
-    def send(self, op: str, payload: dict[str, Any] | str) -> None:
-        if self._fd < 0 or self._owner != os.getpid():
+    def tell(self, fact: str) -> None:
+        """Tell the watchdog something about this supervisor, once
+        (``session``: it uses session containment)."""
+        if fact in self._told or self._fd < 0 or self._owner != os.getpid():
             return
-        text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
         with contextlib.suppress(OSError):
-            os.write(self._fd, f"{op} {text}\n".encode())
+            os.write(self._fd, f"{fact}\n".encode())
+            self._told.add(fact)
 
     @property
     def pid(self) -> int | None:
@@ -116,21 +140,20 @@ WATCHDOG = Watchdog()
 # --- the watchdog process -------------------------------------------------------------------
 
 
-def _stop(run: dict[str, Any]) -> None:
-    mechanism = run.get("containment", "session")
-    pid, start = run.get("pid"), run.get("start")
-    scope = containment.scope_for(
-        mechanism, run.get("cgroup"), run.get("token"), int(pid or 0), int(start or 0)
-    )
+def _stop(entry: registry.RunEntry) -> None:
+    """Stop one run a registry file names, and remove what it left."""
+    scope = containment.scope_for(entry.containment, entry.cgroup, entry.token, entry.pid, entry.start_ticks)
     with contextlib.suppress(OSError):
         scope.kill()
     scope.release()
-    workdir = run.get("workdir")
-    if workdir:
-        shutil.rmtree(workdir, ignore_errors=True)
-    if pid is not None and start is not None:
+    if entry.workdir:
+        shutil.rmtree(entry.workdir, ignore_errors=True)
+
+
+def _unlink_entry(path: str) -> None:
+    for name in (path, path + registry.STOPPING_SUFFIX):
         with contextlib.suppress(OSError):
-            os.unlink(os.path.join(registry.runtime_dir(), "runs", f"{pid}@{start}"))
+            os.unlink(name)
 
 
 def _cgroup_roots() -> list[tuple[int, str]]:
@@ -145,7 +168,8 @@ def _cgroup_roots() -> list[tuple[int, str]]:
     return roots
 
 
-def _sweep_cgroups(supervisor_alive: Any) -> None:
+def _sweep_cgroups(gone: Callable[[str], bool]) -> None:
+    """Kill and remove the run cgroups of every supervisor ``gone`` names."""
     for version, root in _cgroup_roots():
         try:
             supervisors = os.listdir(root)
@@ -153,7 +177,7 @@ def _sweep_cgroups(supervisor_alive: Any) -> None:
             continue
         for name in supervisors:
             base = os.path.join(root, name)
-            if not os.path.isdir(base) or supervisor_alive(name):
+            if not os.path.isdir(base) or not gone(name):
                 continue
             for run in os.listdir(base):
                 path = os.path.join(base, run)
@@ -166,34 +190,46 @@ def _sweep_cgroups(supervisor_alive: Any) -> None:
                 os.rmdir(base)
 
 
+def _sweep_workdirs(gone: Callable[[str], bool]) -> None:
+    """Remove the temporary run directories of every supervisor ``gone`` names:
+    ``launchbay-<supervisor>-<random>`` (and ones renamed for removal)."""
+    tmp = tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        for name in os.listdir(tmp):
+            if not name.startswith(_WORKDIR_PREFIX) and not name.startswith("." + _WORKDIR_PREFIX):
+                continue
+            key = name.lstrip(".")[len(_WORKDIR_PREFIX) :].split("-", 1)[0]
+            if "@" in key and gone(key):
+                shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+
+
+def sweep_supervisor(supervisor: str, *, sessions: bool) -> None:
+    """Everything of ``supervisor``'s runs, now that it is gone: their trees,
+    cgroups, registry files and temporary directories. ``sessions``: it used
+    session containment (its runs' processes carry its marker)."""
+    own = [(path, entry) for path, entry in registry.entries() if entry and entry.supervisor == supervisor]
+    if sessions:
+        leaders = [(entry.pid, entry.start_ticks) for _, entry in own if entry.containment == "session"]
+        with contextlib.suppress(OSError):
+            containment.SupervisorSessions(supervisor, leaders).kill()
+    _sweep_cgroups(lambda name: name == supervisor)
+    for path, entry in own:
+        if entry.workdir:
+            shutil.rmtree(entry.workdir, ignore_errors=True)
+        _unlink_entry(path)
+    _sweep_workdirs(lambda key: key == supervisor)
+
+
 def sweep_stale() -> None:
     """Clean up after supervisors that died: their runs' trees, cgroups,
     temporary directories and registry files."""
     for path, entry in registry.entries():
         if entry is None or _alive(entry.supervisor):
             continue
-        _stop(
-            {
-                "containment": entry.containment,
-                "cgroup": entry.cgroup,
-                "token": entry.token,
-                "pid": entry.pid,
-                "start": entry.start_ticks,
-                "workdir": entry.workdir,
-            }
-        )
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-    _sweep_cgroups(_alive)
-    tmp = tempfile.gettempdir()
-    with contextlib.suppress(OSError):
-        for name in os.listdir(tmp):
-            # launchbay-<supervisor pid>@<start>-<random>: a dead supervisor's run dir
-            if not name.startswith(_WORKDIR_PREFIX) and not name.startswith("." + _WORKDIR_PREFIX):
-                continue
-            key = name.lstrip(".")[len(_WORKDIR_PREFIX) :].split("-", 1)[0]
-            if "@" in key and not _alive(key):
-                shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+        _stop(entry)
+        _unlink_entry(path)
+    _sweep_cgroups(lambda name: not _alive(name))
+    _sweep_workdirs(lambda key: not _alive(key))
 
 
 def main() -> None:
@@ -202,25 +238,12 @@ def main() -> None:
     for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
         signal.signal(signum, signal.SIG_IGN)
     supervisor = sys.argv[1] if len(sys.argv) > 1 else ""
-    runs: dict[str, dict[str, Any]] = {}
     sweeper = threading.Thread(target=_quietly, args=(sweep_stale,), daemon=True)
     sweeper.start()
-    for line in sys.stdin.buffer:
-        op, _, text = line.decode(errors="replace").rstrip("\n").partition(" ")
-        if op == "-":
-            runs.pop(text, None)
-            continue
-        with contextlib.suppress(ValueError):
-            data = json.loads(text)
-            if op == "+":
-                runs[data["key"]] = data
-            elif op == "=" and data["key"] in runs:
-                runs[data["key"]].update(data)
+    told = {line.strip().decode(errors="replace") for line in sys.stdin.buffer}
     # End of file: the supervisor is gone (or done, with nothing left running).
-    for run in runs.values():
-        _quietly(_stop, run)
     if supervisor:
-        _quietly(_sweep_cgroups, lambda name: name != supervisor)
+        _quietly(lambda: sweep_supervisor(supervisor, sessions="session" in told))
     sweeper.join(timeout=30)
 
 
