@@ -5,8 +5,8 @@ Every blocking ``launchbay run`` goes through here, so SPEC 13's signal policy
 
 - ``run_process`` — the fast path: a plain local process, no event loop. The
   signals are caught by no-op handlers whose numbers ``signal.set_wakeup_fd``
-  writes to a pipe; one ``poll`` waits for the process (its pidfd), the pipe
-  and the grace deadline.
+  writes to a pipe; ``process.signalwait`` (shared with a detached run's
+  supervisor) polls the process (its pidfd), the pipe and the deadlines.
 - ``run_infrastructure`` — the full path, any kind, on the event loop: the
   signals arrive through anyio's signal receiver. The first one becomes the
   run's stop request (the same signal, ``--grace``) and cancels the run, whose
@@ -18,14 +18,10 @@ tree is gone.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import select
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -71,21 +67,6 @@ def _announce(signum: int, action: Action, grace: float) -> None:
         console.warning(f"received {name} again; killing the run now")
 
 
-def _suspend_self(scopes: list[Scope]) -> None:
-    """Ctrl+Z: the run's tree stops first, then launchbay; ``fg`` resumes both."""
-    for scope in scopes:
-        with contextlib.suppress(OSError):
-            scope.freeze()
-    os.kill(os.getpid(), signal.SIGSTOP)
-    _resume(scopes)  # continued (fg, bg or SIGCONT)
-
-
-def _resume(scopes: list[Scope]) -> None:
-    for scope in scopes:
-        with contextlib.suppress(OSError):
-            scope.thaw()
-
-
 # --- the fast path: no event loop ----------------------------------------------------------
 
 
@@ -101,6 +82,7 @@ def run_process(
     its outcome and, when a signal stopped it, launchbay's exit code."""
     from launchbay._internal.loggers import PROCESS, logger_for
     from launchbay._internal.process import runner
+    from launchbay._internal.process.signalwait import wait_with_signals
 
     runner.SUPERVISOR.claims_orphans = True
     raise_open_file_limit()
@@ -112,10 +94,15 @@ def run_process(
         if not quiet:
             console.info(f"started {identifier}")
 
+    def announce(signum: int, action: Action) -> None:
+        _announce(signum, action, grace_seconds)
+
     with signals_to_pipe() as signals:
 
         def wait(popen: subprocess.Popen[bytes], scope: Scope, mark: Callable[[ExitReason], None]) -> int:
-            return _wait_with_signals(popen, scope, signals, policy, spec.timeout_seconds, mark)
+            return wait_with_signals(
+                popen, scope, signals, policy, spec.timeout_seconds, mark, announce=announce
+            )
 
         outcome = runner.run_blocking(
             spec,
@@ -125,78 +112,6 @@ def run_process(
             waiter=wait,
         )
     return outcome, policy.exit_code
-
-
-def _wait_with_signals(
-    popen: subprocess.Popen[bytes],
-    scope: Scope,
-    signals: int,
-    policy: SignalPolicy,
-    timeout: float | None,
-    mark: Callable[[ExitReason], None],
-) -> int:
-    """Until the leader exits, acting on signals, the timeout and the grace.
-    Once a stop has begun (a signal, the timeout), also until the rest of the
-    tree is gone or its grace is over: the grace is the whole tree's."""
-    pidfd = os.pidfd_open(popen.pid) if hasattr(os, "pidfd_open") else -1
-    poller = select.poll()
-    if pidfd >= 0:
-        poller.register(pidfd, select.POLLIN)
-    poller.register(signals, select.POLLIN)
-    timeout_at = None if timeout is None else time.monotonic() + timeout
-    kill_at: float | None = None
-    idle = 0.002  # poll interval once only the rest of the tree is awaited
-    try:
-        while True:
-            leader_done = popen.poll() is not None
-            if leader_done and (kill_at is None or not scope.has_members()):
-                break
-            if leader_done and pidfd >= 0:
-                poller.unregister(pidfd)  # readable for good now
-                os.close(pidfd)
-                pidfd = -1
-            deadlines = [t for t in (timeout_at, kill_at) if t is not None]
-            wait_ms = None if not deadlines else max(0, int((min(deadlines) - time.monotonic()) * 1000) + 1)
-            if pidfd < 0:
-                step = int(idle * 1000) + 1
-                wait_ms = step if wait_ms is None else min(wait_ms, step)
-                idle = min(idle * 2, 0.1)
-            poller.poll(wait_ms)
-            for signum in _drain(signals):
-                action = policy.on_signal(signum)
-                _announce(signum, action, policy.grace_seconds)
-                if action is Action.FORWARD:
-                    mark(ExitReason.CANCELLED)
-                    scope.signal(signum)
-                    kill_at = time.monotonic() + policy.grace_seconds
-                elif action is Action.KILL:
-                    mark(ExitReason.CANCELLED)
-                    scope.kill()
-                elif action is Action.SUSPEND:
-                    _suspend_self([scope])
-                else:
-                    _resume([scope])
-            now = time.monotonic()
-            if timeout_at is not None and now >= timeout_at:
-                timeout_at = None
-                mark(ExitReason.TIMED_OUT)
-                scope.signal(signal.SIGTERM)
-                if kill_at is None:
-                    kill_at = now + policy.grace_seconds
-            if kill_at is not None and now >= kill_at:
-                kill_at = None
-                scope.kill()
-        return popen.wait()
-    finally:
-        if pidfd >= 0:
-            os.close(pidfd)
-
-
-def _drain(fd: int) -> bytes:
-    try:
-        return os.read(fd, 64)
-    except BlockingIOError:
-        return b""
 
 
 # --- the full path: any kind, on the event loop --------------------------------------------------
@@ -221,6 +136,7 @@ def run_infrastructure(
     import anyio
 
     from launchbay._internal.process.runner import ACTIVE_SCOPES, SUPERVISOR
+    from launchbay._internal.process.signalwait import resume, suspend_self
     from launchbay._internal.stopping import STOP_REQUEST, StopRequest
     from launchbay.infrastructure.base import RECORD_AS
 
@@ -252,9 +168,9 @@ def run_infrastructure(
                         elif action is Action.KILL:
                             request.escalate()
                         elif action is Action.SUSPEND:
-                            _suspend_self(list(ACTIVE_SCOPES))
+                            suspend_self(list(ACTIVE_SCOPES))
                         else:
-                            _resume(list(ACTIVE_SCOPES))
+                            resume(list(ACTIVE_SCOPES))
 
             if sys.platform != "win32":
                 task_group.start_soon(watch_signals)

@@ -39,17 +39,15 @@ from typing import Any
 
 from launchbay._internal.exits import CANCEL_GRACE_SECONDS, ExitReason
 from launchbay._internal.process import containment, procfs, registry, runner
+from launchbay._internal.process.signalwait import wait_with_signals
 from launchbay._internal.process.spec import ProcessSpec
-from launchbay._internal.signals import STOPPING, Action, SignalPolicy, signals_to_pipe
+from launchbay._internal.signals import STOPPING, SignalPolicy, signals_to_pipe
 from launchbay.exceptions import InfrastructureError, LaunchbayError
 
 logger = logging.getLogger("launchbay.runs.detached")
 
 # How long the launcher waits for the supervisor to start the run.
 START_TIMEOUT_SECONDS = 60.0
-# How often the supervisor looks for orphans of the run to reap (they are
-# re-parented to it, as the subreaper).
-_REAP_SECONDS = 1.0
 # How long output still in flight is relayed once nothing of the tree runs
 # (a process outside the tree could hold the pipe open forever).
 _RELAY_DRAIN_SECONDS = 5.0
@@ -261,50 +259,26 @@ def _reap_orphans(leader: int) -> None:
 
 
 def _waiter(request: DetachedRequest, signals: int) -> runner.Waiter:
-    """The wait of ``run_blocking``: until the leader exits, acting on the
-    signals we receive, the timeout and the grace."""
+    """The wait of ``run_blocking``: the shared signal loop (``signalwait``),
+    reaping the run's orphans meanwhile; a run ``launchbay kill`` stopped
+    ended as cancelled."""
 
     def wait(
         popen: subprocess.Popen[bytes], scope: containment.Scope, mark: Callable[[ExitReason], None]
     ) -> int:
         policy = SignalPolicy(request.grace_seconds)
-        pidfd = os.pidfd_open(popen.pid)
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        poller.register(signals, select.POLLIN)
-        timeout_at = None if request.timeout_seconds is None else time.monotonic() + request.timeout_seconds
-        kill_at: float | None = None
-        try:
-            while popen.poll() is None:
-                deadlines = [t for t in (timeout_at, kill_at) if t is not None]
-                wait_s = (
-                    _REAP_SECONDS if not deadlines else min(_REAP_SECONDS, min(deadlines) - time.monotonic())
-                )
-                poller.poll(max(0, int(wait_s * 1000) + 1))
-                with contextlib.suppress(BlockingIOError):
-                    for signum in os.read(signals, 64):
-                        action = policy.on_signal(signum)
-                        mark(ExitReason.CANCELLED)
-                        if action is Action.FORWARD:
-                            scope.signal(signum)
-                            kill_at = time.monotonic() + request.grace_seconds
-                        elif action is Action.KILL:
-                            scope.kill()
-                now = time.monotonic()
-                if timeout_at is not None and now >= timeout_at:
-                    timeout_at = None
-                    mark(ExitReason.TIMED_OUT)
-                    scope.signal(signal.SIGTERM)
-                    kill_at = kill_at or now + request.grace_seconds
-                if kill_at is not None and now >= kill_at:
-                    kill_at = None
-                    scope.kill()
-                _reap_orphans(popen.pid)
-            if _stopped_by_someone(popen.pid):
-                mark(ExitReason.CANCELLED)
-            return popen.wait()
-        finally:
-            os.close(pidfd)
+        code = wait_with_signals(
+            popen,
+            scope,
+            signals,
+            policy,
+            request.timeout_seconds,
+            mark,
+            every_second=lambda: _reap_orphans(popen.pid),
+        )
+        if _stopped_by_someone(popen.pid):
+            mark(ExitReason.CANCELLED)
+        return code
 
     return wait
 
