@@ -413,15 +413,16 @@ def records_fill(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _recorded_runs(count: int, record: bool) -> dict[str, Any]:
+    import threading
 
     import launchbay
     from launchbay import Process
 
     launchbay.raise_open_file_limit()
     command = ["sleep", "1"]
-    on_loop: list[float] = []
+    calls: list[tuple[float, int]] = []
     if record:
-        _time_store_writes(on_loop)
+        _time_store_writes(calls)
 
     # The API records its runs when LAUNCHBAY_RECORD_RUNS is on (Infrastructure.arun).
     os.environ["LAUNCHBAY_RECORD_RUNS"] = "1" if record else "0"
@@ -429,15 +430,18 @@ def _recorded_runs(count: int, record: bool) -> dict[str, Any]:
     async def run() -> int:
         return (await Process(command=command, stream_output=False).arun()).status_code
 
+    loop_thread = threading.get_ident()  # anyio.run runs the loop on this thread
     got = _event_loop_runs(run, count)
-    got["store_seconds"] = on_loop
+    got["store_seconds"] = [seconds for seconds, thread in calls if thread == loop_thread]
+    got["store_seconds_elsewhere"] = [seconds for seconds, thread in calls if thread != loop_thread]
     return got
 
 
-def _time_store_writes(into: list[float]) -> None:
-    """Time every record-store call the runs make (they run on the event
-    loop's thread: each one blocks the loop that long)."""
+def _time_store_writes(into: list[tuple[float, int]]) -> None:
+    """Time every record-store call the runs make, with the thread that made
+    it: one made on the event loop's thread blocks the loop that long."""
     import functools
+    import threading
 
     from launchbay._internal.records import store
 
@@ -448,11 +452,11 @@ def _time_store_writes(into: list[float]) -> None:
             try:
                 return function(*args, **kwargs)
             finally:
-                into.append(perf() - started)
+                into.append((perf() - started, threading.get_ident()))
 
         return wrapper
 
-    for name in ("insert", "set_started", "set_end", "close"):
+    for name in ("insert", "set_started", "set_end", "delete", "close"):
         for cls in (store.RecordStore, *store.RecordStore.__subclasses__()):
             if name in vars(cls):
                 setattr(cls, name, timed(vars(cls)[name]))

@@ -333,9 +333,11 @@ def scale_records(ctx: Context) -> list[Row]:
     )
     stall.launchbay, stall.baseline = filled["recorded"]["lag_p99"], filled["unrecorded"]["lag_p99"]
     on_loop = filled["recorded"]["store_seconds"]
+    elsewhere = filled["recorded"].get("store_seconds_elsewhere", [])
     stall.note = (
-        f"the store's calls ran on the loop's thread: {sum(on_loop):.2f} s in all "
+        f"the store's calls on the loop's thread: {len(on_loop)}, {sum(on_loop):.2f} s in all "
         f"({sum(on_loop) / filled['concurrent'] * 1e3:.2f} ms per run, the longest {max(on_loop, default=0) * 1e3:.1f} ms); "
+        f"on other threads (the store's writer): {len(elsewhere)}, {sum(elsewhere):.2f} s in all; "
         f"wall {filled['recorded']['wall']:.2f} s recorded vs {filled['unrecorded']['wall']:.2f} s unrecorded; "
         f"lag max {filled['recorded']['lag_max'] * 1000:.0f} ms vs {filled['unrecorded']['lag_max'] * 1000:.0f} ms; "
         f"{filled['recorded']['ok']}/{filled['concurrent']} exited 0; " + filled.get("how", "")

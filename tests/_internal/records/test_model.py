@@ -52,3 +52,27 @@ def test_values_a_newer_launchbay_wrote_are_read_not_fatal() -> None:
     assert (
         record.status is RunStatus.LOST and record.exit_reason is ExitReason.UNKNOWN and record.command == ()
     )
+
+
+def test_a_record_read_from_a_row_has_every_field() -> None:
+    import dataclasses
+
+    record = RunRecord(id=new_id(), kind="process", command=("true",), created=datetime.now(timezone.utc))
+    read = RunRecord.from_row(record.to_row())
+    assert set(vars(read)) == {field.name for field in dataclasses.fields(RunRecord)}
+    assert read == record and hash(read) == hash(record)
+
+
+def test_json_columns_are_read_as_json_loads_reads_them() -> None:
+    row = list(
+        RunRecord(id="b" * 32, kind="process", command=(), created=datetime.now(timezone.utc)).to_row()
+    )
+    for text, command in (
+        (' ["a", "b"] ', ("a", "b")),
+        ('["a"] x', ()),
+        ("", ()),
+        (None, ()),
+        ('{"a": 1}', ()),
+    ):
+        row[4] = text
+        assert RunRecord.from_row(tuple(row)).command == command

@@ -166,3 +166,136 @@ def test_a_run_its_watch_gave_up_on_is_handed_to_its_engine(launchbay_home: Path
     got = open_record_store().get(recording.run_id)
     assert got is not None
     assert (got.status, got.infrastructure_pid, got.supervisor) == (RunStatus.RUNNING, pid, None)
+
+
+def test_the_setting_name_matches_in_a_mixed_case_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("Launchbay_Record_Runs", "yes")
+    assert recorder.recording_enabled(False) is True
+    monkeypatch.setenv("Launchbay_Record_Runs", "off")
+    assert recorder.recording_enabled(True) is False
+
+
+def _store_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Which thread makes each of the store's writes (observed, not changed)."""
+    import threading
+
+    from launchbay._internal.records import store
+
+    seen: list[tuple[str, int]] = []
+    for name in ("insert", "set_started", "set_end", "delete"):
+        original = getattr(store.RecordStore, name)
+
+        def observed(
+            self: object, *args: object, _original: object = original, _name: str = name, **kwargs: object
+        ) -> object:
+            seen.append((_name, threading.get_ident()))
+            return _original(self, *args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(store.RecordStore, name, observed)
+    return seen
+
+
+def test_an_api_run_on_an_event_loop_writes_its_record_off_the_loop(
+    launchbay_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    monkeypatch.setenv("LAUNCHBAY_RECORD_RUNS", "1")
+    seen = _store_threads(monkeypatch)
+
+    async def main() -> tuple[int, object]:
+        result = await Process(
+            command=[sys.executable, "-c", "raise SystemExit(4)"], stream_output=False
+        ).arun()
+        return threading.get_ident(), result
+
+    loop_thread, result = anyio.run(main)
+    assert [name for name, _ in seen] == ["insert", "set_started", "set_end"]  # in the run's order
+    assert all(thread != loop_thread for _, thread in seen)
+    (record,) = open_record_store().records()
+    assert (record.infrastructure_pid, record.status, record.status_code) == (
+        result.identifier,  # type: ignore[attr-defined]
+        RunStatus.EXITED,
+        4,
+    )
+
+
+def test_a_store_held_by_another_writer_does_not_stall_the_loop(
+    launchbay_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process holds SQLite's write lock: the run waits for its record
+    # (it must exist before the run starts), and the loop goes on meanwhile.
+    import sqlite3
+
+    monkeypatch.setenv("LAUNCHBAY_RECORD_RUNS", "1")
+    recorder.begin("process", command=["true"], cli=True)  # the store exists
+    database = launchbay_home / "launchbay.db"
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    ticks = 0
+    outcome: list[int] = []
+
+    async def main() -> None:
+        nonlocal ticks
+        async with anyio.create_task_group() as group:
+
+            async def run() -> None:
+                outcome.append((await Process(command=["true"], stream_output=False).arun()).status_code)
+
+            group.start_soon(run)
+            while ticks < 20:  # the loop turns while the record waits for the lock
+                await anyio.sleep(0.005)
+                ticks += 1
+            assert outcome == [] and len(open_record_store().records()) == 1  # not started, not recorded yet
+            holder.execute("COMMIT")
+
+    try:
+        anyio.run(main)
+    finally:
+        holder.close()
+    assert outcome == [0]
+    records = open_record_store().records()
+    assert len(records) == 2 and records[0].status is RunStatus.EXITED and records[0].status_code == 0
+
+
+def test_a_name_in_use_refuses_an_api_run_on_a_loop_before_it_starts(
+    launchbay_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LAUNCHBAY_RECORD_RUNS", "1")
+    assert recorder.begin("process", command=["true"], name="taken", cli=True) is not None
+    marker = tmp_path / "ran"
+
+    async def main() -> None:
+        await Process(command=["touch", str(marker)], name="taken").arun()
+
+    with pytest.raises(RunNameInUse):
+        anyio.run(main)
+    assert not marker.exists() and len(open_record_store().records()) == 1
+
+
+def test_many_concurrent_runs_on_one_loop_are_all_recorded(
+    launchbay_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAUNCHBAY_RECORD_RUNS", "1")
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            for index in range(50):
+                group.start_soon(Process(command=["sh", "-c", f"exit {index % 5}"], stream_output=False).arun)
+
+    anyio.run(main)
+    records = open_record_store().records()
+    assert len(records) == 50 and all(record.infrastructure_pid for record in records)
+    assert sorted(record.status_code or 0 for record in records) == sorted(index % 5 for index in range(50))
+
+
+def test_a_recording_begun_on_a_loop_can_still_be_used_by_a_sync_caller(launchbay_home: Path) -> None:
+    async def begun() -> recorder.Recording | None:
+        return recorder.begin("process", command=["x"], cli=True)
+
+    recording = anyio.run(begun)
+    assert recording is not None and open_record_store().records() == []  # left to ``recorded``
+    recording.started("host:1")
+    recording.end(2, ExitReason.EXITED, None)
+    got = open_record_store().get(recording.run_id)
+    assert got is not None and (got.infrastructure_pid, got.status_code) == ("host:1", 2)

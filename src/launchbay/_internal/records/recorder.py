@@ -6,10 +6,17 @@ call (the CLI's fast and full paths, and ``Infrastructure.arun``).
     ...the run ends...;  recording.end(status_code, exit_reason, reason)
 
 ``begin`` returns None when recording is off (``LAUNCHBAY_RECORD_RUNS``: on
-for the CLI, off for the API by default). It writes the record before the run
-starts, so that a name another record holds refuses the run
-(``RunNameInUse``) before anything is created. Each call is one short
+for the CLI, off for the API by default). The record is written before the
+run starts, so that a name another record holds refuses the run
+(``RunNameInUse``) before anything is created. Each write is one short
 transaction on one connection kept for the run.
+
+On an event loop (``Infrastructure.arun``) no write is made on the loop's
+thread: ``begin`` leaves the record to ``recorded``, which has it written by
+the store's writer thread (``writer``) before the run starts, and awaits the
+end's write before it returns; the pid, which ``TaskStatus.started`` cannot
+wait for, is handed to the same thread ahead of the end. Sync callers write
+in their own thread, as before.
 
 A store that cannot be written does not stop the run: the failure is logged
 once (a warning) and the run goes on unrecorded. Light to import: the stdlib
@@ -18,8 +25,10 @@ and sqlite3 only (psycopg when the store is PostgreSQL).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -30,6 +39,7 @@ from launchbay._internal.exits import ExitReason
 from launchbay._internal.records import supervisors
 from launchbay._internal.records.model import RunRecord, RunStatus, new_id
 from launchbay._internal.records.store import RecordStore, open_record_store
+from launchbay._internal.records.writer import StoreWriter, Write, writer_for
 from launchbay.exceptions import StoreError
 
 if TYPE_CHECKING:
@@ -48,10 +58,7 @@ def recording_enabled(cli: bool) -> bool:
     API (see docs/runs.md for why and what it costs)."""
     raw = os.environ.get(RECORD_RUNS_ENV)
     if raw is None:
-        for key, value in os.environ.items():  # the settings' names match in any case
-            if key.upper() == RECORD_RUNS_ENV:
-                raw = value
-                break
+        raw = _setting_in_another_case()
     if raw is None:
         return cli
     value = raw.strip().lower()
@@ -67,38 +74,139 @@ def recording_enabled(cli: bool) -> bool:
     return False
 
 
-class Recording:
-    """One run's record, being written."""
+_SETTING_BYTES = RECORD_RUNS_ENV.encode()
 
-    def __init__(self, store: RecordStore, record: RunRecord) -> None:
+
+def _setting_in_another_case() -> str | None:
+    """``LAUNCHBAY_RECORD_RUNS`` spelled in another case (the settings' names
+    match in any case). Asked for each API run: the keys are looked at as
+    CPython keeps them (bytes, undecoded), by their length first."""
+    raw = os.environ.get(RECORD_RUNS_ENV.lower())
+    if raw is not None:
+        return raw
+    data = getattr(os.environ, "_data", None)
+    if not isinstance(data, dict):  # not CPython: its public face
+        return next((os.environ[key] for key in os.environ if key.upper() == RECORD_RUNS_ENV), None)
+    size = len(_SETTING_BYTES)
+    for key in data:  # (str keys, on Windows, are upper case: found by the exact name)
+        if len(key) == size and isinstance(key, bytes) and key.upper() == _SETTING_BYTES:
+            return os.environ.get(os.fsdecode(key))
+    return None
+
+
+class Recording:
+    """One run's record, being written. Begun on an event loop, its record
+    is written by ``recorded`` (``written``) and every write goes through the
+    store's writer thread, in order; begun elsewhere, each write is made in
+    the caller's thread (or, once on a loop, the writer's)."""
+
+    def __init__(self, store: RecordStore, record: RunRecord, *, written: bool = True) -> None:
         self.store = store
         self.record = record
         self._done = False
+        self._written = written  # the record is in the store
+        self._writer: StoreWriter | None = None if written else writer_for(store)
 
     @property
     def run_id(self) -> str:
         return self.record.id
 
-    def started(self, infrastructure_pid: str, *, engine_holds: bool = False) -> None:
-        """The run has started: its infrastructure pid. ``engine_holds``: from
-        now on its engine holds it alone (a detached Docker or Kubernetes run)."""
-        if self._done:
-            return
+    # --- off the loop (recorded) ---------------------------------------------------------------
+
+    async def written(self) -> bool:
+        """The record is in the store, written by the writer thread if ``begin``
+        left it (``RunNameInUse`` when its name is taken); False when the
+        store cannot be written (logged: the run goes on unrecorded). From
+        now on the writes go through the writer thread."""
+        if self._writer is None:
+            self._writer = writer_for(self.store)
+        if self._written:
+            return not self._done
         try:
-            self.store.set_started(self.record.id, infrastructure_pid, engine_holds=engine_holds)
+            await self._writer.call(functools.partial(self.store.insert, self.record))
         except StoreError as exc:
             _unrecorded(exc)
-            self._close()
+            self._done = True
+            return False
+        self._written = True
+        return True
+
+    async def end_async(
+        self, status_code: int, exit_reason: ExitReason | str | None, reason: str | None
+    ) -> None:
+        if not self._done and self._writer is not None:
+            await self._writer.call(functools.partial(self._write_end, status_code, exit_reason, reason))
+        self._done = True
+
+    async def abandon_async(self) -> None:
+        if not self._done and self._writer is not None:
+            await self._writer.call(self._write_abandon)
+        self._done = True
+
+    async def hand_over_async(self) -> None:
+        if self._done or self.record.infrastructure_pid is None:
+            return
+        self.started(self.record.infrastructure_pid, engine_holds=True)
+        if self._writer is not None:
+            await self._writer.call(_nothing)  # (in order: once the pid's write is made)
+        self._done = True
+
+    # --- in the caller's thread ------------------------------------------------------------------
+
+    def started(self, infrastructure_pid: str, *, engine_holds: bool = False) -> None:
+        """The run has started: its infrastructure pid. ``engine_holds``: from
+        now on its engine holds it alone (a detached Docker or Kubernetes run).
+        Through the writer thread, this does not wait for the write (it is made
+        before any later write of the run's)."""
+        if self._done:
             return
         changes: dict[str, Any] = {"infrastructure_pid": infrastructure_pid}
         if engine_holds:
             changes["supervisor"] = None
-        self.record = _replace(self.record, **changes)
+        write = functools.partial(self._write_started, infrastructure_pid, engine_holds)
+        if self._writer is not None and self._written:
+            self.record = _replace(self.record, **changes)
+            self._writer.submit(Write(write))
+            return
+        if not self._write_record_here():
+            return
+        write()
+        if not self._done:
+            self.record = _replace(self.record, **changes)
 
     def end(self, status_code: int, exit_reason: ExitReason | str | None, reason: str | None) -> None:
         """The run has ended: how."""
-        if self._done:
+        if self._done or not self._write_record_here():
             return
+        self._here(functools.partial(self._write_end, status_code, exit_reason, reason))
+        self._done = True
+
+    def hand_over(self) -> None:
+        """The watch gave up but the run goes on: from now on its engine holds
+        it (the record stays running, for ``attach``, ``wait`` and ``kill``)."""
+        if self._done or self.record.infrastructure_pid is None:
+            return
+        self.started(self.record.infrastructure_pid, engine_holds=True)
+        if self._writer is not None:
+            self._writer.call_blocking(_nothing)
+        self._done = True
+
+    def abandon(self) -> None:
+        """The run never started (it failed before): no record is kept."""
+        if not self._done and self._written:
+            self._here(self._write_abandon)
+        self._done = True
+
+    # --- the writes (in whichever thread makes them) --------------------------------------------
+
+    def _write_started(self, infrastructure_pid: str, engine_holds: bool) -> None:
+        try:
+            self.store.set_started(self.record.id, infrastructure_pid, engine_holds=engine_holds)
+        except StoreError as exc:
+            _unrecorded(exc)
+            self._done = True
+
+    def _write_end(self, status_code: int, exit_reason: ExitReason | str | None, reason: str | None) -> None:
         try:
             self.store.set_end(
                 self.record.id,
@@ -109,31 +217,39 @@ class Recording:
             )
         except StoreError as exc:
             _unrecorded(exc)
-        finally:
-            self._close()
 
-    def hand_over(self) -> None:
-        """The watch gave up but the run goes on: from now on its engine holds
-        it (the record stays running, for ``attach``, ``wait`` and ``kill``)."""
-        if self._done or self.record.infrastructure_pid is None:
-            return
-        self.started(self.record.infrastructure_pid, engine_holds=True)
-        self._close()
-
-    def abandon(self) -> None:
-        """The run never started (it failed before): no record is kept."""
-        if self._done:
-            return
+    def _write_abandon(self) -> None:
         try:
             self.store.delete([self.record.id])
         except StoreError as exc:
             _unrecorded(exc)
-        finally:
-            self._close()
 
-    def _close(self) -> None:
-        # The store stays open for the process's next runs (see shared_store).
-        self._done = True
+    def _here(self, write: Callable[[], None]) -> None:
+        """``write`` from a sync caller: at once, or after the run's earlier
+        writes when they go through the writer thread."""
+        if self._writer is None:
+            write()
+        else:
+            self._writer.call_blocking(write)
+
+    def _write_record_here(self) -> bool:
+        """A recording begun on a loop but used by a sync caller (not through
+        ``recorded``): its record is written first. False: not recorded."""
+        if self._written:
+            return True
+        try:
+            self._here(functools.partial(self.store.insert, self.record))
+        except StoreError as exc:
+            _unrecorded(exc)
+            self._done = True
+            return False
+        self._written = True
+        return True
+
+
+def _nothing() -> None:
+    """A write that writes nothing: awaited, it tells that the writes queued
+    before it are made."""
 
 
 def _replace(record: RunRecord, **changes: Any) -> RunRecord:
@@ -189,6 +305,8 @@ def begin(
     )
     try:
         store = store or shared_store()
+        if not required and _on_event_loop():
+            return Recording(store, record, written=False)  # ``recorded`` writes it, off the loop
         store.insert(record)
     except StoreError as exc:
         if required:
@@ -196,6 +314,22 @@ def begin(
         _unrecorded(exc)
         return None
     return Recording(store, record)
+
+
+def _on_event_loop() -> bool:
+    """Whether this thread runs an event loop (asyncio's or trio's), which
+    a write to the store must not hold up. Cheap: asked for each run."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and asyncio._get_running_loop() is not None:
+        return True
+    trio = sys.modules.get("trio")
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_trio_token()
+    except RuntimeError:
+        return False
+    return True
 
 
 _shared: dict[tuple[int, str], RecordStore] = {}
@@ -238,7 +372,7 @@ class _RecordingStatus:
 
     def started(self, value: str | None = None) -> None:
         if value is not None:
-            self._recording.started(value)
+            self._recording.started(value)  # handed to the writer thread, ahead of the end
         self.reported = True
         self._inner.started(value)  # type: ignore[arg-type]
 
@@ -249,20 +383,22 @@ async def recorded(
     task_status: TaskStatus[str],
 ) -> ResultT:
     """``await run(task_status)`` with ``recording`` (from ``begin``) kept up to
-    date: the pid when it starts, the result's end, or a cancelled end."""
-    if recording is None:
+    date: the record before the run starts, the pid when it starts, the
+    result's end (or a cancelled end) before this returns -- all written by
+    the store's writer thread, not on the loop."""
+    if recording is None or not await recording.written():
         return await run(task_status)
     status = _RecordingStatus(recording, task_status)
     try:
         result = await run(status)
     except BaseException as exc:
         if not status.reported:
-            recording.abandon()
+            await recording.abandon_async()
         else:
-            recording.end(-1, ExitReason.CANCELLED, f"the run was stopped: {type(exc).__name__}")
+            await recording.end_async(-1, ExitReason.CANCELLED, f"the run was stopped: {type(exc).__name__}")
         raise
     if result.still_running:
-        recording.hand_over()
+        await recording.hand_over_async()
     else:
-        recording.end(result.status_code, result.exit_reason, result.reason)
+        await recording.end_async(result.status_code, result.exit_reason, result.reason)
     return result
