@@ -202,6 +202,49 @@ def test_attach_then_kill_from_the_cli(cluster: Cluster, namespace: str) -> None
 
 @pytest.mark.kubernetes
 @pytest.mark.timeout(300)
+def test_kill_says_which_pods_are_still_terminating(
+    cluster: Cluster, namespace: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from launchbay._internal.kubernetes import runner
+    from launchbay.cli.main import main
+
+    done = launchbay(
+        "run",
+        "--kubernetes",
+        IMAGE,
+        "--namespace",
+        namespace,
+        "--pull-policy",
+        "IfNotPresent",
+        "--job-watch-timeout",
+        "1",
+        "--",
+        "sleep",
+        "300",
+    )
+    assert done.returncode == 124, done.stderr
+    pid = started_pid(done.stderr)
+    name = pid.rsplit(":", 1)[1]
+    pod = cluster.wait_for("the pod", lambda: cluster.pods(namespace, name))[0].metadata.name
+    # A finalizer holds the pod object after its container has ended.
+    hold = {"metadata": {"finalizers": ["launchbay.test/hold"]}}
+    cluster.core.patch_namespaced_pod(pod, namespace, hold)
+    monkeypatch.setattr(runner, "KILL_MARGIN_SECONDS", 3.0)
+    try:
+        code = main(["kill", pid, "--grace", "0"])
+        err = capsys.readouterr().err
+        assert code == 125, err
+        # One error line that names the pod; not "stopped".
+        said = [line for line in err.splitlines() if "still being deleted" in line]
+        assert len(said) == 1 and f"pod(s) {pod} still terminating" in said[0], err
+        assert "stopped" not in err, err
+    finally:
+        cluster.core.patch_namespaced_pod(pod, namespace, {"metadata": {"finalizers": None}})
+    cluster.wait_for("the job to be deleted", lambda: cluster.job(namespace, name) is None)
+
+
+@pytest.mark.kubernetes
+@pytest.mark.timeout(300)
 def test_run_options_reach_the_cluster(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
     from kubernetes import client
 

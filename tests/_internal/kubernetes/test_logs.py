@@ -178,3 +178,80 @@ def test_a_dropped_stream_resumes_from_the_last_timestamp_without_repeats(
     follow(api, Sink(io.TextIOWrapper(out, encoding="utf-8")), done)
     assert out.getvalue() == b"a\nb\nc\ncut short\n"
     assert ("sinceTime", "2026-01-01T00:00:02Z") in api.queries[1]
+
+
+class OpenContent:
+    """A log stream the kubelet keeps open (a follow): what was fed, then waits."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.fed = anyio.Event()
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+        self.fed.set()
+
+    async def readany(self) -> bytes:
+        while not self.buffer:
+            self.fed = anyio.Event()
+            await self.fed.wait()
+        return self.read_nowait()
+
+    def read_nowait(self) -> bytes:
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
+
+def test_a_log_ends_once_the_container_ended_and_the_stream_is_silent() -> None:
+    content = OpenContent()
+    queries: list[list[tuple[str, str]]] = []
+
+    class Api:
+        @asynccontextmanager
+        async def stream(self, path: str, *, what: str, query: list[tuple[str, str]]) -> AsyncIterator[Any]:
+            queries.append(query)
+
+            class Response:
+                pass
+
+            response = Response()
+            response.content = content  # type: ignore[attr-defined]
+            yield response
+
+    done = [False]
+    news = [anyio.Event()]
+
+    async def wait_for_news(timeout: float) -> None:
+        with anyio.move_on_after(timeout):
+            await news[0].wait()
+        news[0] = anyio.Event()
+
+    out = io.BytesIO()
+    sink = Sink(io.TextIOWrapper(out, encoding="utf-8", write_through=True))
+    follower = LogFollower(
+        Api(),  # type: ignore[arg-type]
+        "ns",
+        "pod",
+        "launchbay-job",
+        sink,
+        container_done=lambda: done[0],
+        lost=lambda: False,
+        wait_for_news=wait_for_news,
+    )
+
+    async def main() -> None:
+        # The follower returns by itself (the task group ends), without the stream's end.
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(follower.follow)
+                content.feed(b"2026-01-01T00:00:01Z a\n")
+                await anyio.sleep(0.1)
+                # The watch shows the container ended; its last words (no
+                # newline) are still on their way, and the stream stays open.
+                done[0] = True
+                news[0].set()
+                content.feed(b"2026-01-01T00:00:02Z b")
+
+    anyio.run(main, backend="asyncio")
+    assert out.getvalue() == b"a\nb" and len(queries) == 1

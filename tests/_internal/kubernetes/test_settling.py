@@ -16,9 +16,11 @@ from aiohttp import web
 from launchbay._internal.kubernetes import watcher as watcher_module
 from launchbay._internal.kubernetes.api import AuthSettling, KubernetesApiError
 from launchbay._internal.kubernetes.logs import LogFollower
+from launchbay._internal.kubernetes.state import PodState
 from launchbay._internal.kubernetes.watcher import NamespaceWatcher
 from launchbay._internal.output import Sink
 from tests._internal.kubernetes.test_api import run, serving
+from tests._internal.kubernetes.test_state import raw_pod
 from tests._internal.kubernetes.test_watcher_cache import job
 
 FORBIDDEN = {"kind": "Status", "reason": "Forbidden", "message": "jobs is forbidden"}
@@ -132,3 +134,26 @@ def test_a_log_stream_that_worked_survives_refusals_and_loses_nothing(
     run(main)
     assert out.getvalue() == "one\ntwo\n"  # each line once
     assert calls[1:] == ["2026-01-01T00:00:01.5Z"] * 3
+
+
+def test_pod_events_refused_leave_the_runs_alone() -> None:
+    paths: list[str] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        paths.append(request.path)
+        return web.json_response(FORBIDDEN, status=403)
+
+    async def main() -> None:
+        async with serving(handler) as api:
+            watcher = NamespaceWatcher(api, "ns")
+            try:
+                # No right to list events: no events, at once, and not asked again.
+                pod = PodState.from_raw(raw_pod())
+                assert await watcher.pod_events(pod, wait=30) == []
+                assert await watcher.pod_events(pod, wait=30) == []
+                assert isinstance(watcher.events_failure, KubernetesApiError) and watcher.failure is None
+            finally:
+                await watcher.aclose()
+            assert paths == ["/api/v1/namespaces/ns/events"]
+
+    run(main)

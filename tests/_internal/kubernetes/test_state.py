@@ -12,6 +12,7 @@ from launchbay._internal.kubernetes.state import (
     PodState,
     Stuck,
     exit_status,
+    failed_early,
     final_status,
     job_end,
     newest_pod,
@@ -335,3 +336,52 @@ def test_a_single_pod_job_has_succeeded_when_its_pod_has() -> None:
         pod=PodState.from_raw(raw_pod(phase="Succeeded", container={"terminated": {"exitCode": 2}}))
     )
     assert not early(pod=succeeded.as_deleted())
+
+
+def test_a_single_pod_job_has_failed_when_its_pod_failed_with_no_retry_left() -> None:
+    exited = {"terminated": {"exitCode": 3, "reason": "Error"}}
+    never = {"template": {"spec": {"restartPolicy": "Never"}}}
+
+    def failed_pod(name: str = "j-abc", created: str = "2026-01-01T00:00:00Z", **kwargs: Any) -> PodState:
+        return PodState.from_raw(
+            raw_pod(name, created=created, phase=kwargs.pop("phase", "Failed"), container=exited, **kwargs)
+        )
+
+    def early(
+        spec: dict[str, Any] | None = None,
+        pods: list[PodState] | None = None,
+        backoff: int | None = 0,
+        **job: Any,
+    ) -> bool:
+        raw = raw_job(spec={**never, **(spec or {})}, backoff=backoff, **job)
+        return failed_early(JobState.from_raw(raw), [failed_pod()] if pods is None else pods)
+
+    # Backoff limit 0: the one failed pod is the last.
+    assert early()
+    # A retry is left: the Job decides (a new pod may come).
+    assert not early(backoff=1)
+    assert not early(backoff=None)
+    # ... until the failures (the pods seen, or the Job's count) use it up.
+    second = failed_pod("j-def", created="2026-01-01T00:00:05Z")
+    assert early(backoff=1, pods=[failed_pod().as_deleted(), second])
+    assert early(backoff=1, failed=2, pods=[second])
+    assert not early(backoff=1, failed=1, pods=[second])  # the count may be this pod's
+    # Something else may decide: a pod failure policy, per-index limits, a
+    # restart policy that restarts in place, a deadline, a deletion.
+    assert not early({"podFailurePolicy": {"rules": []}})
+    assert not early({"backoffLimitPerIndex": 0, "completionMode": "Indexed"})
+    assert not early({"template": {"spec": {"restartPolicy": "OnFailure"}}})
+    assert not early({"activeDeadlineSeconds": 60})
+    assert not early({"completions": 2})
+    assert not early(deleting=True)
+    being_deleted = raw_pod(phase="Failed", container=exited)
+    being_deleted["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:09Z"
+    assert not early(pods=[PodState.from_raw(being_deleted)])
+    # The pod has not failed with an exit code: running, or never ran.
+    running = PodState.from_raw(raw_pod(phase="Running", container={"running": {}}))
+    assert not early(pods=[running])
+    assert not early(pods=[PodState.from_raw(raw_pod(phase="Failed", reason="Evicted"))])
+    assert not early(pods=[])
+    assert not failed_early(None, [failed_pod()])
+    # The run reports the pod's exit code, as after the Job's verdict.
+    assert final_status(failed_pod(), JobEnd(False), deleted=False) == ExitStatus(3, None, ExitReason.EXITED)

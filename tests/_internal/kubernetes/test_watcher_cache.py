@@ -167,3 +167,33 @@ def test_a_direct_read_fills_in_only_what_the_watch_has_not_said() -> None:
         assert watched.job_deleted
 
     run(main)
+
+
+def test_pod_events_are_kept_by_pod_and_forgotten_with_it() -> None:
+    def event(name: str, pod_uid: str, reason: str, rv: str = "20") -> dict[str, Any]:
+        return {
+            "metadata": {"name": name, "resourceVersion": rv},
+            "involvedObject": {"kind": "Pod", "uid": pod_uid},
+            "reason": reason,
+            "message": f'Pulling image "app:{rv}"',
+            "lastTimestamp": "2026-01-01T00:00:02Z",
+        }
+
+    async def main() -> None:
+        watcher = NamespaceWatcher(api=None, namespace="ns")  # type: ignore[arg-type]
+        events, pods = watcher._events_kind, watcher._kinds["pods"]
+        watcher._apply_event(pods, {"type": "ADDED", "object": pod("j-1")})
+        watcher._apply_event(events, {"type": "ADDED", "object": event("e1", "uid-j-1", "Scheduled")})
+        watcher._apply_event(events, {"type": "ADDED", "object": event("e2", "uid-j-1", "Pulling")})
+        watcher._apply_event(events, {"type": "ADDED", "object": event("e3", "uid-other", "Pulling")})
+        # An event updated in place (its count, its time) replaces the old one.
+        watcher._apply_event(events, {"type": "MODIFIED", "object": event("e2", "uid-j-1", "Pulling", "21")})
+        reasons = sorted(e.reason for e in watcher.events["uid-j-1"].values())
+        assert reasons == ["Pulling", "Scheduled"] and watcher.events["uid-j-1"]["e2"].order == 21
+        watcher._apply_event(events, {"type": "DELETED", "object": event("e1", "uid-j-1", "Scheduled")})
+        assert list(watcher.events["uid-j-1"]) == ["e2"]
+        # The pod gone, its events go too.
+        watcher._apply_event(pods, {"type": "DELETED", "object": pod("j-1")})
+        assert "uid-j-1" not in watcher.events and "uid-other" in watcher.events
+
+    run(main)

@@ -1,7 +1,7 @@
 """What a pod that has not started yet is waiting for, in words: being
 scheduled, its image being pulled, its container being created. The pod's
 status says whether it is scheduled; only the kubelet's events say whether
-it is pulling (the runner reads them, when it may, for a pod slow to start).
+it is pulling (the shared watcher watches them once a pod is slow to start).
 Pure."""
 
 from __future__ import annotations

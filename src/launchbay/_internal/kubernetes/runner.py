@@ -19,7 +19,7 @@ renewed every few minutes, for all runs together.
 A pod slow to start says every ``PROGRESS_SECONDS`` what it waits for: from
 its status in the shared watch, and from the kubelet's events about it (is it
 pulling?) in the watcher's shared events watch, which the first such line
-starts (one LIST and one WATCH for all runs): no request per line.
+starts (a one-item LIST and one WATCH for all runs): no request per line.
 
 A single-pod job ends its run as soon as the watch shows its pod ended
 (``state.succeeded_early``; ``state.failed_early`` when the backoff limit
@@ -578,7 +578,7 @@ class Monitor:
         scheduled = pod.condition("PodScheduled") if pod is not None else None
         if pod is not None and pod.uid and scheduled and scheduled.true:
             # Only the kubelet's events say it is pulling: the shared events watch.
-            events = await self.sub.pod_events(pod.uid, EVENTS_WAIT_SECONDS)
+            events = await self.sub.pod_events(pod, EVENTS_WAIT_SECONDS)
         what = waiting_for(pod, events)
         waited = now - self._started_at
         if pod is None:

@@ -7,10 +7,13 @@ that job or one of its pods changes; however many runs there are, the
 namespace costs two open watches and no thread.
 
 Pod events: a pod slow to start says what it waits for (``progress``), and
-only the kubelet's events say it is pulling its image. The first run that
-needs them starts a third list-then-watch loop, of the namespace's pod events,
-which then serves every run: no request per pod or per progress line. Its
-failure (no right to list events) leaves the jobs and pods alone.
+only the kubelet's events say it is pulling its image. A third loop, started
+with the other two, watches the namespace's pod events and serves every run:
+no request per progress line. It watches from its start on (a one-item LIST
+gives the resourceVersion: a busy namespace holds thousands of events, which
+are not read); a pod that may have had events before (one a LIST found) has
+them read once, by one LIST of them, if it needs a progress line. Its failure
+(no right to list events) leaves the jobs and pods alone.
 
 The loops run until the connection closes (``connection``: some seconds
 after its last run), so runs that follow one another share them too.
@@ -124,9 +127,9 @@ class Subscription:
             self.job = job
         self._notify()
 
-    async def pod_events(self, pod_uid: str, wait: float) -> list[PodEvent]:
+    async def pod_events(self, pod: PodState, wait: float) -> list[PodEvent]:
         """The events about the pod (see ``NamespaceWatcher.pod_events``)."""
-        return await self.watcher.pod_events(pod_uid, wait)
+        return await self.watcher.pod_events(pod, wait)
 
     def poke(self) -> None:
         """Wake the waiters (something outside the watch changed)."""
@@ -184,7 +187,7 @@ class NamespaceWatcher:
             # Pods the job controller made carry its job-name label.
             "pods": _Kind("pods", f"/api/v1/namespaces/{namespace}/pods", [("labelSelector", "job-name")]),
         }
-        # Started on demand (``pod_events``); by pod UID, then event name.
+        # By pod UID, then event name.
         self._events_kind = _Kind(
             "events", f"/api/v1/namespaces/{namespace}/events", [("fieldSelector", "involvedObject.kind=Pod")]
         )
@@ -192,6 +195,10 @@ class NamespaceWatcher:
         self.events_failure: BaseException | None = None
         self._events_task: asyncio.Task[None] | None = None
         self._events_ready: anyio.Event | None = None
+        # Pods found by a LIST (not a watch event) may have had events before
+        # the events watch began: those are read once, when needed.
+        self._listed: set[str] = set()
+        self._read_back: set[str] = set()
 
     @property
     def synced(self) -> bool:
@@ -220,18 +227,44 @@ class NamespaceWatcher:
                 if not subscribers:
                     del self._subscriptions[name]
 
-    async def pod_events(self, pod_uid: str, wait: float) -> list[PodEvent]:
-        """The events about the pod ``pod_uid`` from the shared events watch,
-        which the first call starts (and waits up to ``wait`` s for its first
-        list); none when they cannot be read (e.g. no right to list events)."""
+    async def pod_events(self, pod: PodState, wait: float) -> list[PodEvent]:
+        """The events about ``pod`` from the shared events watch (waiting up
+        to ``wait`` s for it to begin); none when they cannot be read (e.g. no
+        right to list events)."""
+        ready = self._start_events()
+        if not ready.is_set():
+            with anyio.move_on_after(wait):
+                await ready.wait()
+        if not ready.is_set() or self.events_failure is not None:
+            return []
+        if pod.uid in self._listed and pod.uid not in self._read_back:
+            self._read_back.add(pod.uid)
+            await self._read_back_events(pod.uid)
+        return list(self.events.get(pod.uid, {}).values())
+
+    async def _read_back_events(self, pod_uid: str) -> None:
+        """The events about a pod from before the events watch began."""
+        try:
+            listing = await self.api.request(
+                "GET",
+                self._events_kind.path,
+                what="LIST pod events",
+                query=[("fieldSelector", f"involvedObject.uid={pod_uid}")],
+            )
+        except Exception as exc:
+            logger.debug("Could not read the events of pod %s: %s", pod_uid, describe_error(exc))
+            return
+        for item in listing.get("items") or []:
+            if isinstance(item, dict):
+                self._apply_pod_event("ADDED", item)
+
+    def _start_events(self) -> anyio.Event:
+        """Start the events loop unless it runs (or has given up); its ready event."""
         ready = self._events_ready
         if ready is None or self._events_task is None or (self._events_task.done() and not ready.is_set()):
             self.events, self._events_ready = {}, (ready := anyio.Event())
             self._events_task = asyncio.get_running_loop().create_task(self._loop(self._events_kind))
-        if not ready.is_set():
-            with anyio.move_on_after(wait):
-                await ready.wait()
-        return list(self.events.get(pod_uid, {}).values())
+        return ready
 
     def _subscribers(self, name: str | None) -> list[Subscription]:
         """The subscriptions to the job ``name`` (a copy: one may end meanwhile)."""
@@ -252,6 +285,7 @@ class NamespaceWatcher:
         self.jobs, self.pods, self._synced = {}, {}, {}
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._loop(kind)) for kind in self._kinds.values()]
+        self._start_events()
 
     def _stop(self) -> None:
         """Cancel the loops; they are awaited by ``aclose`` (cancellation is
@@ -260,7 +294,7 @@ class NamespaceWatcher:
             task.cancel()
             self._stopping.add(task)
         self._tasks, self._events_task, self.events_failure = [], None, None
-        self.events = {}
+        self.events, self._read_back, self._listed = {}, set(), set()
 
     async def aclose(self) -> None:
         self._stop()
@@ -322,6 +356,18 @@ class NamespaceWatcher:
                 )
                 await asyncio.sleep(delay)
 
+    async def _events_resource_version(self) -> str:
+        """Where the events watch begins: now (one item listed, for the
+        resourceVersion). Events missed during a gap are not read back: they
+        only make progress lines more precise."""
+        page = await self.api.request(
+            "GET",
+            self._events_kind.path,
+            what="LIST events",
+            query=[*self._events_kind.query, ("limit", "1")],
+        )
+        return str((page.get("metadata") or {}).get("resourceVersion") or "")
+
     def _mark_events_ready(self) -> None:
         if self._events_ready is not None:
             self._events_ready.set()
@@ -329,6 +375,8 @@ class NamespaceWatcher:
     async def _relist(self, kind: _Kind) -> str:
         """List everything (paginated, one consistent snapshot), reconcile the
         cache with it, and return the snapshot's resourceVersion."""
+        if kind is self._events_kind:
+            return await self._events_resource_version()
         items: list[dict[str, Any]] = []
         token: str | None = None
         resource_version = ""
@@ -351,10 +399,6 @@ class NamespaceWatcher:
                 break
         if kind.name == "jobs":
             self._reconcile_jobs(items)
-        elif kind.name == "events":
-            self.events = {}
-            for item in items:
-                self._apply_pod_event("ADDED", item)
         else:
             self._reconcile_pods(items)
         return resource_version
@@ -414,6 +458,8 @@ class NamespaceWatcher:
             if kind_of_event == "DELETED":
                 self.pods.pop(pod.name, None)
                 self.events.pop(pod.uid, None)
+                self._listed.discard(pod.uid)
+                self._read_back.discard(pod.uid)
                 for subscription in self._subscribers(pod.job_name):
                     subscription._on_pod_deleted(pod)
             else:
@@ -467,6 +513,9 @@ class NamespaceWatcher:
         for raw in items:
             pod = self._pod_from_raw(raw)
             fresh[pod.name] = pod
+            known = self.pods.get(pod.name)
+            if known is None or known.uid != pod.uid:
+                self._listed.add(pod.uid)
         for name, old in self.pods.items():
             if name not in fresh or fresh[name].uid != old.uid:
                 for subscription in self._subscribers(old.job_name):
