@@ -22,6 +22,8 @@ from launchbay.models import Deployment, Flow, FlowRun
 from launchbay.settings import base_environment
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from anyio.abc import TaskStatus
 
 InfraT = TypeVar("InfraT", bound="Infrastructure")
@@ -148,23 +150,30 @@ class Infrastructure(Block):
     # without one (see sync_compatible); None/NotImplemented declines.
 
     def _run_blocking(self, task_status: TaskStatus[str] | None = None) -> Any:
-        if task_status is not None:
+        if task_status is not None or not self._can_run_without_loop():
             return NotImplemented
         if not self.command or not self.command[0]:
             raise ValueError(f"{type(self).__name__} cannot be run with empty command.")
-        from launchbay._internal.records.recorder import recording_enabled
+        from launchbay._internal.records import recorder
 
-        if recording_enabled(cli=RECORD_AS.get()[0]):
-            return NotImplemented  # recorded runs go through arun, which records them
-        result = self._run_without_loop()
-        return NotImplemented if result is None else result
+        as_cli, block = RECORD_AS.get()
+        recording = recorder.begin(
+            self.type, command=self.command, name=self.name, labels=self.labels, block=block, cli=as_cli
+        )
+        return recorder.recorded_blocking(recording, self._run_without_loop)
 
     def _kill_blocking(self, infrastructure_pid: str, grace_seconds: float = 30) -> Any:
         return self._kill_without_loop(infrastructure_pid, check_grace(grace_seconds))
 
-    def _run_without_loop(self) -> InfrastructureResult | None:
-        """The whole run for a sync caller without an event loop, or None."""
-        return None
+    def _can_run_without_loop(self) -> bool:
+        """Whether ``_run_without_loop`` can make this run (a kind that needs
+        no event loop for it, in the circumstances)."""
+        return False
+
+    def _run_without_loop(self, on_started: Callable[[str], None] | None) -> InfrastructureResult:
+        """The whole run for a sync caller without an event loop;
+        ``on_started`` hears its pid."""
+        raise NotImplementedError
 
     def _kill_without_loop(self, infrastructure_pid: str, grace_seconds: float) -> Any:
         """The kill for a sync caller without an event loop, or NotImplemented."""

@@ -18,6 +18,8 @@ from launchbay.engine import FLOW_ENTRYPOINT_ENV
 from launchbay.infrastructure.base import Infrastructure, InfrastructureResult
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from anyio.abc import TaskStatus
 
 
@@ -76,16 +78,17 @@ class Process(Infrastructure):
 
     # --- running --------------------------------------------------------------
 
-    def _run_without_loop(self) -> ProcessResult | None:
-        """A sync caller's run, with no event loop: start, wait, done. Only when
-        the output goes straight to our file descriptors (or nowhere);
-        otherwise None, and the run goes through the loop, which copies it."""
-        fds = None
-        if self.stream_output:
-            fds = runner.direct_output_fds()
-            if fds is None:
-                return None
-        outcome = runner.run_blocking(self._spec(), logger=self.logger, output_fds=fds)
+    def _can_run_without_loop(self) -> bool:
+        # Only when the output goes straight to our file descriptors (or
+        # nowhere); otherwise the run goes through the loop, which copies it.
+        return not self.stream_output or runner.direct_output_fds() is not None
+
+    def _run_without_loop(self, on_started: Callable[[str], None] | None) -> ProcessResult:
+        """A sync caller's run, with no event loop: start, wait, done."""
+        fds = runner.direct_output_fds() if self.stream_output else None
+        if self.stream_output and fds is None:
+            raise RuntimeError("the output must be copied: run through the event loop")
+        outcome = runner.run_blocking(self._spec(), logger=self.logger, output_fds=fds, on_started=on_started)
         return self._result(outcome)
 
     async def _run(self, task_status: TaskStatus[str]) -> ProcessResult:

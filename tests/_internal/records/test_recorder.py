@@ -299,3 +299,18 @@ def test_a_recording_begun_on_a_loop_can_still_be_used_by_a_sync_caller(launchba
     recording.end(2, ExitReason.EXITED, None)
     got = open_record_store().get(recording.run_id)
     assert got is not None and (got.infrastructure_pid, got.status_code) == ("host:1", 2)
+
+
+def test_a_sync_run_is_recorded_in_the_caller_s_thread(
+    launchbay_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Process.run() from sync code has no event loop to keep free: its record
+    # is written where it runs, start and end, without the writer thread.
+    import threading
+
+    monkeypatch.setenv("LAUNCHBAY_RECORD_RUNS", "1")
+    before = {thread.name for thread in threading.enumerate()}
+    result = Process(command=[sys.executable, "-c", "raise SystemExit(4)"], stream_output=False).run()
+    [got] = open_record_store().records()
+    assert (got.status, got.status_code, got.infrastructure_pid) == (RunStatus.EXITED, 4, result.identifier)
+    assert {thread.name for thread in threading.enumerate()} - before <= {"launchbay-cleanup"}

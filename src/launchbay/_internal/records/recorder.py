@@ -402,3 +402,34 @@ async def recorded(
     else:
         await recording.end_async(result.status_code, result.exit_reason, result.reason)
     return result
+
+
+def recorded_blocking(
+    recording: Recording | None,
+    run: Callable[[Callable[[str], None] | None], ResultT],
+) -> ResultT:
+    """``recorded`` for a sync caller with no event loop (``Process.run()``
+    from sync code): ``run(on_started)`` is the whole run, and each write is
+    made in this thread, where nothing else waits on it."""
+    if recording is None:
+        return run(None)
+    started = False
+
+    def on_started(infrastructure_pid: str) -> None:
+        nonlocal started
+        started = True
+        recording.started(infrastructure_pid)
+
+    try:
+        result = run(on_started)
+    except BaseException as exc:
+        if not started:
+            recording.abandon()
+        else:
+            recording.end(-1, ExitReason.CANCELLED, f"the run was stopped: {type(exc).__name__}")
+        raise
+    if result.still_running:
+        recording.hand_over()
+    else:
+        recording.end(result.status_code, result.exit_reason, result.reason)
+    return result
