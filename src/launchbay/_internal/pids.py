@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -17,6 +18,17 @@ from launchbay.exceptions import InfrastructureNotAvailable, InfrastructureNotFo
 # The kernel's hard limit for pid_max (PID_MAX_LIMIT on 64-bit Linux).
 MAX_PID = 4_194_304
 _ASCII_DIGITS = frozenset("0123456789")
+
+
+def this_host() -> str:
+    """This machine's name, as ``socket.gethostname()`` gives it (from
+    ``uname`` where there is one: the socket module costs a CLI start)."""
+    uname = getattr(os, "uname", None)
+    if uname is not None:
+        return str(uname().nodename)
+    import socket
+
+    return socket.gethostname()
 
 
 def _ascii_int(text: str) -> int | None:

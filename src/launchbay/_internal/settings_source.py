@@ -31,10 +31,22 @@ CREDENTIAL_FIELDS: frozenset[str] = frozenset({"database_url"})
 
 def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The settings set in the environment, by field name, as given."""
-    environ = os.environ if environ is None else environ
     found: dict[str, str] = {}
     size = len(ENV_PREFIX)
-    for key in environ:  # keys only: decoding every value costs each run ~0.1 ms
+    data = getattr(os.environ, "_data", None) if environ is None else None
+    if isinstance(data, dict):
+        # CPython keeps the environment as bytes: look at the keys as they are
+        # (decoding each costs every run tens of microseconds), decode matches.
+        prefix = ENV_PREFIX.encode()
+        for raw in data:
+            if isinstance(raw, bytes) and len(raw) > size and raw[:size].upper() == prefix:
+                key = os.fsdecode(raw)
+                name = key[size:].lower()
+                if name in FIELDS:
+                    found[name] = os.environ[key]
+        return found
+    environ = os.environ if environ is None else environ
+    for key in environ:
         if len(key) > size and key[:size].upper() == ENV_PREFIX:
             name = key[size:].lower()
             if name in FIELDS:

@@ -19,7 +19,6 @@ import errno
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -96,7 +95,7 @@ class Supervisor:
     @property
     def key(self) -> str:
         if self._pid != os.getpid():  # first use, or a forked child
-            self.host = socket.gethostname()
+            self.host = pids.this_host()
             key = process_key(os.getpid())
             if key is None and os.path.isdir("/proc/self"):
                 return f"{os.getpid()}@0"  # /proc unreadable just now (no free descriptor): not kept
@@ -608,7 +607,7 @@ def resolve(infrastructure_pid: str, action: str = "reach") -> NamedRun:
     process that was started (its start time), and a launchbay run (its
     registry file). Anything else raises, and nothing has been signalled."""
     parsed = pids.parse_process_pid(infrastructure_pid)
-    local = socket.gethostname()
+    local = pids.this_host()
     if parsed.host != local:
         raise InfrastructureNotAvailable(
             f"Unable to {action} process {infrastructure_pid!r}: it runs on host {parsed.host!r}, "

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -42,6 +41,8 @@ class ProcessSpec:
 
     def preview(self) -> str:
         """One ``KEY=value \\`` line per variable launchbay sets, then the command."""
+        import shlex
+
         lines = [f"{key}={shlex.quote(value)} \\" for key, value in self.overrides if value is not None]
         lines.append(shlex.join(self.command))
         return "\n".join(lines)

@@ -23,15 +23,13 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from launchbay._internal.process import containment, procfs, registry
+from launchbay._internal.process import containment, procfs, registry, workdir
 
 _WORKDIR_PREFIX = "launchbay-"
 
@@ -59,6 +57,7 @@ class Watchdog:
         self._fd = -1
         self._owner = -1
         self._told: set[str] = set()  # what the watchdog was told (once each)
+        self._poller: select.poll | None = None  # watches our end of the pipe
         os.register_at_fork(after_in_child=self._forget)
 
     def _forget(self) -> None:
@@ -69,6 +68,7 @@ class Watchdog:
                 os.close(self._fd)
         self._popen, self._fd, self._owner = None, -1, -1
         self._told = set()
+        self._poller = None
 
     def ensure(self, supervisor: str) -> None:
         if self._owner == os.getpid() and self._listening():
@@ -86,9 +86,10 @@ class Watchdog:
         end shows as an error on ours (one non-blocking poll, no wait)."""
         if self._fd < 0:
             return False
-        poller = select.poll()
-        poller.register(self._fd, 0)
-        return not poller.poll(0)
+        if self._poller is None:
+            self._poller = select.poll()
+            self._poller.register(self._fd, 0)
+        return not self._poller.poll(0)
 
     def _start(self, supervisor: str) -> None:
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
@@ -119,6 +120,7 @@ class Watchdog:
                 os.close(self._fd)
         self._popen, self._fd, self._owner = popen, write_end, os.getpid()
         self._told = set()  # a new watchdog knows nothing yet
+        self._poller = None
 
     def tell(self, fact: str) -> None:
         """Tell the watchdog something about this supervisor, once
@@ -147,7 +149,13 @@ def _stop(entry: registry.RunEntry) -> None:
         scope.kill()
     scope.release()
     if entry.workdir:
-        shutil.rmtree(entry.workdir, ignore_errors=True)
+        _remove_tree(entry.workdir, ignore_errors=True)
+
+
+def _remove_tree(path: str, ignore_errors: bool = True) -> None:
+    import shutil  # here: the supervisor's side never needs it
+
+    shutil.rmtree(path, ignore_errors=ignore_errors)
 
 
 def _unlink_entry(path: str) -> None:
@@ -193,14 +201,14 @@ def _sweep_cgroups(gone: Callable[[str], bool]) -> None:
 def _sweep_workdirs(gone: Callable[[str], bool]) -> None:
     """Remove the temporary run directories of every supervisor ``gone`` names:
     ``launchbay-<supervisor>-<random>`` (and ones renamed for removal)."""
-    tmp = tempfile.gettempdir()
+    tmp = workdir.temporary_root()
     with contextlib.suppress(OSError):
         for name in os.listdir(tmp):
             if not name.startswith(_WORKDIR_PREFIX) and not name.startswith("." + _WORKDIR_PREFIX):
                 continue
             key = name.lstrip(".")[len(_WORKDIR_PREFIX) :].split("-", 1)[0]
             if "@" in key and gone(key):
-                shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+                _remove_tree(os.path.join(tmp, name), ignore_errors=True)
 
 
 def sweep_supervisor(supervisor: str, *, sessions: bool) -> None:
@@ -215,7 +223,7 @@ def sweep_supervisor(supervisor: str, *, sessions: bool) -> None:
     _sweep_cgroups(lambda name: name == supervisor)
     for path, entry in own:
         if entry.workdir:
-            shutil.rmtree(entry.workdir, ignore_errors=True)
+            _remove_tree(entry.workdir, ignore_errors=True)
         _unlink_entry(path)
     _sweep_workdirs(lambda key: key == supervisor)
 

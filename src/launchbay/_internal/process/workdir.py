@@ -14,12 +14,40 @@ def working_directory(stack: ExitStack, working_dir: str | None, owner: str) -> 
     temporary directory is named after its supervisor (``launchbay-<owner>-…``)
     so that one left by a supervisor that died can be told apart and swept."""
     if working_dir is None:
-        import tempfile
-
-        path = tempfile.mkdtemp(prefix=f"launchbay-{owner}-")
+        path = _make_private_directory(temporary_root(), f"launchbay-{owner}-")
         stack.callback(REMOVER.remove, path)
         return path, path
     return working_dir, None
+
+
+def temporary_root() -> str:
+    """Where temporary directories go: ``tempfile.gettempdir()``'s choice
+    (TMPDIR, TEMP, TMP, then /tmp, /var/tmp, /usr/tmp), made here because
+    importing ``tempfile`` (with ``shutil`` and ``random``) would cost every
+    CLI start a few milliseconds."""
+    for candidate in (
+        *(os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")),
+        "/tmp",
+        "/var/tmp",
+        "/usr/tmp",
+    ):
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return os.path.abspath(candidate)
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
+def _make_private_directory(parent: str, prefix: str) -> str:
+    """A new directory only we can enter, as ``tempfile.mkdtemp`` makes."""
+    for _ in range(100):
+        path = os.path.join(parent, prefix + os.urandom(6).hex())
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no unused directory name under {parent!r}")
 
 
 class _DirectoryRemover:

@@ -4,9 +4,9 @@ from any process on that host (the start time tells a reused pid apart)."""
 from __future__ import annotations
 
 import os
-import socket
 from enum import Enum
 
+from launchbay._internal import pids
 from launchbay._internal.process import procfs
 
 
@@ -26,7 +26,7 @@ def current() -> str:
     if _current is None or _current[0] != pid:  # first use, or a forked child
         stat = procfs.read_stat(pid)
         start = stat.start_ticks if stat is not None else 0
-        _current = (pid, f"{socket.gethostname()}:{pid}@{start}")
+        _current = (pid, f"{pids.this_host()}:{pid}@{start}")
     return _current[1]
 
 
@@ -46,7 +46,7 @@ def liveness(key: str | None) -> Liveness:
     if parsed is None:
         return Liveness.UNKNOWN
     host, pid, start = parsed
-    if host != socket.gethostname():
+    if host != pids.this_host():
         return Liveness.UNKNOWN
     stat = procfs.read_stat(pid)
     alive = stat is not None and stat.running and stat.start_ticks == start
