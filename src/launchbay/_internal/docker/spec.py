@@ -19,23 +19,17 @@ from launchbay._internal.docker import labels as docker_labels
 from launchbay._internal.docker import names, networking, resources
 from launchbay._internal.docker.images import ImagePullPolicy, default_pull_policy
 from launchbay._internal.docker.memory import parse_bytes
+from launchbay._internal.fields import RunFields
 
 
-class ContainerFields(Protocol):
-    """The block's values a spec is built from (``DockerContainer`` has them)."""
+class ContainerFields(RunFields, Protocol):
+    """The block's values a spec is built from (``DockerContainer`` has them),
+    beyond those of every run."""
 
     @property
     def image(self) -> str: ...
     @property
     def image_pull_policy(self) -> ImagePullPolicy | None: ...
-    @property
-    def name(self) -> str | None: ...
-    @property
-    def command(self) -> list[str] | None: ...
-    @property
-    def env(self) -> dict[str, str | None]: ...
-    @property
-    def labels(self) -> dict[str, str]: ...
     @property
     def networks(self) -> list[str]: ...
     @property
@@ -58,8 +52,6 @@ class ContainerFields(Protocol):
     def gpus(self) -> int | Literal["all"] | None: ...
     @property
     def user(self) -> str | None: ...
-    @property
-    def timeout_seconds(self) -> float | None: ...
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import jsonpatch
 
 from launchbay._internal import urls
+from launchbay._internal.fields import RunFields
 from launchbay._internal.kubernetes import resources, slugs
 from launchbay._internal.text import stable_hash
 
@@ -346,17 +347,10 @@ class ClusterConfigFields(Protocol):
     def context_name(self) -> str: ...
 
 
-class JobFields(Protocol):
-    """The block's values a job is built from (``KubernetesJob`` has them)."""
+class JobFields(RunFields, Protocol):
+    """The block's values a job is built from (``KubernetesJob`` has them),
+    beyond those of every run."""
 
-    @property
-    def name(self) -> str | None: ...
-    @property
-    def command(self) -> list[str] | None: ...
-    @property
-    def env(self) -> dict[str, str | None]: ...
-    @property
-    def labels(self) -> dict[str, str]: ...
     @property
     def namespace(self) -> str | None: ...
     @property
@@ -383,8 +377,6 @@ class JobFields(Protocol):
     def stream_output(self) -> bool: ...
     @property
     def backoff_limit(self) -> int | None: ...
-    @property
-    def timeout_seconds(self) -> float | None: ...
     @property
     def cpu_request(self) -> str | None: ...
     @property
