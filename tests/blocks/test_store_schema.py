@@ -4,20 +4,15 @@ SQLite and on a real PostgreSQL server (each test in a schema of its own)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
 import pytest
 
 from launchbay import Process
 from launchbay.blocks.store import SCHEMA_VERSION, open_store
 from launchbay.exceptions import StoreError
+from tests.databases import Database, database  # noqa: F401 - fixture
 
 LEGACY_TABLE = """CREATE TABLE launchbay_blocks (
     type_slug TEXT NOT NULL, name TEXT NOT NULL, document TEXT NOT NULL,
@@ -34,57 +29,6 @@ store = open_store(sys.argv[1])
 for i in range(int(sys.argv[3])):
     Process(command=["echo", str(i)]).save(f"{sys.argv[2]}-{i}", store=store)
 """
-
-
-class Database:
-    """One empty store, and plain SQL on it (to build old or foreign schemas
-    and to look at what launchbay wrote)."""
-
-    def __init__(self, url: str, connect: Any, placeholder: str) -> None:
-        self.url = url
-        self._connect = connect
-        self._placeholder = placeholder
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        connection = self._connect()
-        try:
-            cursor = connection.execute(sql.replace("?", self._placeholder), params)
-            rows = cursor.fetchall() if cursor.description else []
-            connection.commit()
-            return [tuple(row) for row in rows]
-        finally:
-            connection.close()
-
-    def tables(self) -> set[str]:
-        if self._placeholder == "?":
-            return {r[0] for r in self.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        return {
-            r[0]
-            for r in self.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-            )
-        }
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        path = tmp_path / "store.db"
-        yield Database(f"sqlite:///{path}", lambda: sqlite3.connect(path), "?")
-        return
-    import psycopg
-
-    base = request.getfixturevalue("postgres_url")
-    schema = f"lbtest_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(base, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in base else "?"
-    url = f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
-    try:
-        yield Database(url, lambda: psycopg.connect(url), "%s")
-    finally:
-        with psycopg.connect(base, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 pytestmark = pytest.mark.postgres
