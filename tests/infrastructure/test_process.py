@@ -341,6 +341,19 @@ def test_temporary_directories_are_gone_once_the_interpreter_exits(tmp_path: Pat
     assert list(tmp.iterdir()) == []  # no run directory, nothing ".removing"
 
 
+def test_each_run_gets_a_fresh_private_directory_of_its_own(tmp_path: Path) -> None:
+    # Directories are made ahead for the next run: each must still be new,
+    # empty when the run starts, and the owner's alone.
+    record = tmp_path / "record"
+    script = f'echo "$PWD $(ls -A | wc -l) $(stat -c %a .)" >> {record}; touch left-behind'
+    for _ in range(4):
+        assert Process(command=["sh", "-c", script], stream_output=False).run().status_code == 0
+    lines = [line.split() for line in record.read_text().splitlines()]
+    assert len({path for path, _, _ in lines}) == 4
+    assert all((entries, mode) == ("0", "700") for _, entries, mode in lines)
+    assert not any(Path(path).exists() for path, _, _ in lines)
+
+
 def test_sync_run_relays_to_streams_without_file_descriptors(capsys: pytest.CaptureFixture[str]) -> None:
     """capsys swaps sys.stdout for an object with no fileno: the bytes are copied."""
     result = Process(command=["sh", "-c", "printf 'out\\nlast'; printf err >&2"]).run()

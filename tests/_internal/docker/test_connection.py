@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from launchbay._internal.docker.connection import engine_info, normalize_host_url, resolve_host
 from launchbay._internal.pids import DockerPid, parse_docker_pid
 from launchbay.exceptions import InfrastructureError, InfrastructureNotAvailable
+from tests.docker_fixtures import _docker_session, docker_client  # noqa: F401 - fixtures
 
 
 def test_pids_split_on_the_last_colon() -> None:
@@ -69,3 +72,23 @@ def test_engine_timestamps() -> None:
     assert started_at({"StartedAt": "2024-05-01T10:00:00Z"}) == 1714557600_000000000
     assert started_at({"StartedAt": "not a time"}) == 0
     assert started_at({}) == 0
+
+
+@pytest.mark.docker
+def test_the_shared_client_keeps_one_pool_for_the_socket_under_concurrent_calls(docker_client: Any) -> None:
+    # docker-py would make a connection pool per request URL, and close the
+    # oldest past 25 under other threads' requests: 200 distinct URLs from 40
+    # threads at once must all answer, through one pool.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from launchbay._internal.docker.connection import shared_client
+
+    client = shared_client(resolve_host())
+
+    def distinct_call(i: int) -> object:
+        return client.api.containers(filters={"label": f"launchbay-test-pool={i}"})
+
+    with ThreadPoolExecutor(40) as threads:
+        answers = list(threads.map(distinct_call, range(200)))
+    assert answers == [[]] * 200
+    assert len(client.api.adapters["http+docker://"].pools) == 1

@@ -136,13 +136,42 @@ _engine_info: dict[str, EngineInfo] = {}
 _clients: dict[tuple[str, ...], docker.DockerClient] = {}
 
 
+# Connections a client keeps to its engine: one per worker thread that may
+# call it at once (anyio's default limit is 40).
+POOL_SIZE = 40
+
+
 def _new_client(host: DockerHost, api_version: str, timeout: int | None) -> docker.DockerClient:
     import docker
 
     try:
-        return docker.DockerClient(version=api_version, timeout=timeout, **dict(host.params))
+        client = docker.DockerClient(
+            version=api_version, timeout=timeout, max_pool_size=POOL_SIZE, **dict(host.params)
+        )
     except docker.errors.DockerException as exc:
         raise connection_error(host, exc) from None
+    _one_pool_per_socket(client)
+    return client
+
+
+def _one_pool_per_socket(client: docker.DockerClient) -> None:
+    """docker-py keys a unix socket's connection pools by each request's whole
+    URL, so every container's URLs get a pool of their own, and past 25 pools
+    the least recently used is closed, even under another thread's request
+    (urllib3 then fails on its closed pool). Concurrent runs crash that way
+    and reuse no connection. One pool for the socket, as requests keeps per
+    host for TCP."""
+    from docker.transport import UnixHTTPAdapter
+
+    adapter = client.api.adapters.get("http+docker://")
+    if not isinstance(adapter, UnixHTTPAdapter):
+        return
+    per_url = adapter.get_connection
+
+    def get_connection(url: str, proxies: Any = None) -> Any:
+        return per_url("http+docker://localhost", proxies)
+
+    adapter.get_connection = get_connection
 
 
 def engine_info(host: DockerHost) -> EngineInfo:
