@@ -24,13 +24,19 @@ def temporary_root() -> str:
     """Where temporary directories go: ``tempfile.gettempdir()``'s choice
     (TMPDIR, TEMP, TMP, then /tmp, /var/tmp, /usr/tmp), made here because
     importing ``tempfile`` (with ``shutil`` and ``random``) would cost every
-    CLI start a few milliseconds."""
-    for candidate in (
-        *(os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")),
-        "/tmp",
-        "/var/tmp",
-        "/usr/tmp",
-    ):
+    CLI start a few milliseconds. Looked up again when those variables change."""
+    names = tuple(os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP"))
+    found = _roots.get(names)
+    if found is None:
+        found = _roots[names] = _find_temporary_root(names)
+    return found
+
+
+_roots: dict[tuple[str | None, ...], str] = {}
+
+
+def _find_temporary_root(names: tuple[str | None, ...]) -> str:
+    for candidate in (*names, "/tmp", "/var/tmp", "/usr/tmp"):
         if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
             return os.path.abspath(candidate)
     import tempfile
@@ -99,6 +105,10 @@ class _DirectoryRemover:
             return
         self._submit(hidden)
 
+    def later(self, chore: Callable[[], object]) -> None:
+        """Have the thread call ``chore`` (which must not raise)."""
+        self._submit(chore)
+
     def _submit(self, work: Any) -> None:
         with self._lock:
             if self._owner != os.getpid():
@@ -122,6 +132,8 @@ class _DirectoryRemover:
                 remove_directory(item)
             elif isinstance(item, tuple):
                 self._make_ahead(*item)
+            elif callable(item):
+                item()  # a chore that need not hold up a run (``later``)
             else:
                 item.set()  # an Event: everything before it is done
 
