@@ -154,3 +154,18 @@ def test_the_stop_signal_reaches_every_member(mode: str, tmp_path: Path) -> None
     members, _ = _run_tree_then(pids_file, "kill", ignore_term=False, note_signals=True)
     assert gone_soon(members) == []
     assert noted_signals(pids_file) == {route: "SIGTERM" for route in members}
+
+
+@pytest.mark.parametrize("version", ["cgroup-v2", "cgroup-v1"])
+def test_stopping_a_run_whose_cgroup_its_supervisor_just_removed_finds_nothing_left(version: str) -> None:
+    # `launchbay kill` racing the run's end: the supervisor saw the cgroup
+    # empty and removed it while the killer was about to kill or freeze it.
+    chosen = containment.select(version, "x")
+    assert isinstance(chosen, containment.CgroupContainment)
+    scope = chosen.new_scope()
+    scope.release()
+    assert not os.path.exists(scope.path)
+    scope.freeze()
+    scope.thaw()
+    assert scope.kill() is True
+    assert scope.members() == [] and not scope.has_members()

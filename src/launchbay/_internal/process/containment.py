@@ -190,42 +190,60 @@ class CgroupScope:
             _kill_quietly(pid, signum)
 
     def kill(self) -> bool:
-        if not os.path.isdir(self.path):
-            return True
-        if self.version == 2 and os.path.exists(os.path.join(self.path, "cgroup.kill")):
-            _write(os.path.join(self.path, "cgroup.kill"), "1")
-        else:
-            self.freeze()
-            try:
-                for pid in self.members():
-                    _kill_quietly(pid, signal.SIGKILL)
-            finally:
-                self.thaw()
+        try:
+            if self.version == 2 and os.path.exists(os.path.join(self.path, "cgroup.kill")):
+                _write(os.path.join(self.path, "cgroup.kill"), "1")
+            else:
+                self.freeze()
+                try:
+                    for pid in self.members():
+                        _kill_quietly(pid, signal.SIGKILL)
+                finally:
+                    self.thaw()
+        except OSError as exc:
+            if not _cgroup_gone(exc):
+                raise
+            return True  # removed meanwhile (its supervisor saw it empty): nothing remains
         return _wait(lambda: not self.members(), _KILL_WAIT_SECONDS)
 
     def freeze(self) -> None:
-        if self.version == 2:
-            _write(os.path.join(self.path, "cgroup.freeze"), "1")
-            return
-        state = os.path.join(self.path, "freezer.state")
-        _write(state, "FROZEN")
+        try:
+            if self.version == 2:
+                _write(os.path.join(self.path, "cgroup.freeze"), "1")
+                return
+            state = os.path.join(self.path, "freezer.state")
+            _write(state, "FROZEN")
 
-        def frozen() -> bool:
-            with open(state) as handle:
-                return handle.read().strip() == "FROZEN"
+            def frozen() -> bool:
+                with open(state) as handle:
+                    return handle.read().strip() == "FROZEN"
 
-        if not _wait(frozen, 1.0):
-            _write(state, "FROZEN")  # ask again: FREEZING can need a nudge
+            if not _wait(frozen, 1.0):
+                _write(state, "FROZEN")  # ask again: FREEZING can need a nudge
+        except OSError as exc:
+            if not _cgroup_gone(exc):
+                raise
 
     def thaw(self) -> None:
-        if self.version == 2:
-            _write(os.path.join(self.path, "cgroup.freeze"), "0")
-        else:
-            _write(os.path.join(self.path, "freezer.state"), "THAWED")
+        try:
+            if self.version == 2:
+                _write(os.path.join(self.path, "cgroup.freeze"), "0")
+            else:
+                _write(os.path.join(self.path, "freezer.state"), "THAWED")
+        except OSError as exc:
+            if not _cgroup_gone(exc):
+                raise
 
     def release(self) -> None:
         with contextlib.suppress(OSError):
             os.rmdir(self.path)
+
+
+def _cgroup_gone(exc: OSError) -> bool:
+    """Whether an error on a cgroup's file says the cgroup is gone: removed
+    (ENOENT) or being removed (ENODEV: its files stay open to the last
+    reader), as happens when the run ends while another process stops it."""
+    return exc.errno in (errno.ENOENT, errno.ENODEV)
 
 
 def membership_file(version: int) -> str:

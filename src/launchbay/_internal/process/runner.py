@@ -659,6 +659,10 @@ def _kill_errors(infrastructure_pid: str) -> Any:
         raise InfrastructureNotAvailable(
             f"Unable to kill process {infrastructure_pid!r}: permission denied."
         ) from None
+    except OSError as exc:
+        raise InfrastructureError(
+            f"Unable to kill process {infrastructure_pid!r}: {exc.strerror or exc}."
+        ) from None
 
 
 def _kill_result(named: NamedRun, infrastructure_pid: str, gone: bool) -> None:
