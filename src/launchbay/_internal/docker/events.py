@@ -25,8 +25,8 @@ import anyio
 from launchbay._internal import loggers
 from launchbay._internal.docker.connection import DockerHost, new_client
 from launchbay._internal.docker.state import ContainerExit, is_finished
-from launchbay._internal.docker.wakeup import Waker
 from launchbay._internal.retry import Backoff
+from launchbay._internal.wakeup import Waker
 from launchbay.exceptions import InfrastructureError
 
 EVENT_FILTERS = {"type": ["container"], "event": ["die", "oom", "destroy"]}

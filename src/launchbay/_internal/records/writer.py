@@ -27,6 +27,10 @@ T = TypeVar("T")
 
 logger = logging.getLogger("launchbay.runs")
 
+# How long a writer thread with nothing to write waits before it ends (a
+# process that opens many stores keeps no thread for each).
+IDLE_SECONDS = 2.0
+
 
 class Write(Generic[T]):
     """One write: ``apply`` (a call of the store's), then ``finished`` with its
@@ -60,8 +64,9 @@ class Write(Generic[T]):
 
 
 class StoreWriter:
-    """The writer thread of one store (started on the first write; a daemon:
-    a run awaits its own writes, so none is pending when its process ends)."""
+    """The writer thread of one store (started on the first write, ended when
+    idle; a daemon: a run awaits its own writes, so none is pending when its
+    process ends)."""
 
     def __init__(self, store: RecordStore) -> None:
         self.store = store
@@ -89,7 +94,9 @@ class StoreWriter:
         import anyio
 
         done = anyio.Event()
-        wake = _call_soon_threadsafe()
+        from launchbay._internal.wakeup import call_soon_threadsafe
+
+        wake = call_soon_threadsafe()
         write = Write(apply, lambda _: _wake(wake, done.set))
         self.submit(write)
         with anyio.CancelScope(shield=True):
@@ -109,23 +116,13 @@ class StoreWriter:
         while True:
             with self._ready:
                 while not self._queue:
-                    self._ready.wait()
+                    if not self._ready.wait(IDLE_SECONDS) and not self._queue:
+                        self._thread = None  # idle: the next write starts another
+                        return
                 write = self._queue.popleft()
             write.run()
             if write.error is not None and not write.awaited:
                 logger.warning("A run's record could not be written: %s", write.error)
-
-
-def _call_soon_threadsafe() -> Callable[[Callable[[], object]], object]:
-    """The running loop's "run this soon", callable from other threads
-    (asyncio's loop.call_soon_threadsafe, trio's token.run_sync_soon)."""
-    import anyio.lowlevel
-
-    native = anyio.lowlevel.current_token().native_token
-    call_soon = getattr(native, "call_soon_threadsafe", None) or getattr(native, "run_sync_soon", None)
-    if call_soon is None:  # pragma: no cover - a backend anyio may add later
-        raise RuntimeError(f"Unsupported event loop {native!r}")
-    return call_soon
 
 
 def _wake(call_soon: Callable[[Callable[[], object]], object], callback: Callable[[], object]) -> None:

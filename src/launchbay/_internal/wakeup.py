@@ -8,7 +8,7 @@ import anyio
 import anyio.lowlevel
 
 
-def _call_soon_threadsafe() -> Callable[[Callable[[], None]], None]:
+def call_soon_threadsafe() -> Callable[[Callable[[], object]], object]:
     """The running event loop's non-blocking "run this soon" for other threads
     (asyncio's loop.call_soon_threadsafe, trio's token.run_sync_soon)."""
     native = anyio.lowlevel.current_token().native_token
@@ -27,7 +27,7 @@ class Waker:
 
     def __init__(self) -> None:
         self._event = anyio.Event()
-        self._call_soon = _call_soon_threadsafe()
+        self._call_soon = call_soon_threadsafe()
 
     def wake(self) -> None:
         """From any thread. A loop that has already closed is ignored."""
