@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ def test_the_writer_thread_ends_when_idle_and_a_new_write_starts_another(
         return value
 
     for value in range(3):
-        assert store_writer.call_blocking(lambda value=value: note(value)) == value
+        assert store_writer.call_blocking(functools.partial(note, value)) == value
     assert done == [0, 1, 2]  # in the order asked for
     deadline = time.monotonic() + 5
     while _writer_threads() > before and time.monotonic() < deadline:
