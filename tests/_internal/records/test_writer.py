@@ -24,6 +24,7 @@ def test_the_writer_thread_ends_when_idle_and_a_new_write_starts_another(
     before = _writer_threads()
     store_writer = writer.writer_for(open_record_store())
     done: list[int] = []
+
     def note(value: int) -> int:
         done.append(value)
         return value
