@@ -34,6 +34,21 @@ def launchbay_home(
     yield home
 
 
+@pytest.fixture(autouse=True)
+def launchbay_logging() -> Iterator[None]:
+    """A CLI called in-process (``main([...])``) configures the ``launchbay``
+    logger for a terminal (its own handler, no propagation): put it back, so
+    that later tests' ``caplog`` still sees launchbay's records."""
+    import logging
+
+    logger = logging.getLogger("launchbay")
+    saved = (logger.level, list(logger.handlers), logger.propagate)
+    yield
+    logger.setLevel(saved[0])
+    logger.handlers[:] = saved[1]
+    logger.propagate = saved[2]
+
+
 @pytest.fixture
 def postgres_url() -> str:
     url = os.environ.get("LAUNCHBAY_TEST_POSTGRES_URL", "")
