@@ -11,14 +11,11 @@ file left behind by a crash can never vouch for a process that reused its pid.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-from launchbay._internal.process.workdir import REMOVER
 
 _RUNS = "runs"
 STOPPING_SUFFIX = ".stopping"  # beside a run's file: someone is stopping it, until the time inside
@@ -126,15 +123,10 @@ class Registry:
             os.close(fd)
 
     def remove(self, entry: RunEntry) -> None:
-        """The run's file goes now; a note someone stopping it may have left
-        goes on the cleanup thread (it names this run alone: a pid and its
-        start time are never used again)."""
         if self._dir is None:
             return
-        _unlink_quietly(os.path.join(self._dir, entry.key))
-        REMOVER.later(
-            functools.partial(_unlink_quietly, os.path.join(self._dir, entry.key + STOPPING_SUFFIX))
-        )
+        for name in (entry.key, entry.key + STOPPING_SUFFIX):
+            _unlink_quietly(os.path.join(self._dir, name))
 
     def stopping_deadline(self, entry: RunEntry) -> float | None:
         """When someone stopping this run (``kill`` from any process) gives up

@@ -1,5 +1,5 @@
 """A run's working directory: the one asked for, or a fresh temporary one,
-made ahead and removed after the run by one background thread."""
+removed after the run on one background thread."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def working_directory(stack: ExitStack, working_dir: str | None, owner: str) -> 
     temporary directory is named after its supervisor (``launchbay-<owner>-…``)
     so that one left by a supervisor that died can be told apart and swept."""
     if working_dir is None:
-        path = REMOVER.take(temporary_root(), f"launchbay-{owner}-")
+        path = _make_private_directory(temporary_root(), f"launchbay-{owner}-")
         stack.callback(REMOVER.remove, path)
         return path, path
     return working_dir, None
@@ -57,17 +57,13 @@ def _make_private_directory(parent: str, prefix: str) -> str:
 
 
 class _DirectoryRemover:
-    """Makes runs' temporary directories ahead and removes finished ones, on
-    one background thread.
+    """Removes finished runs' temporary directories on one background thread.
 
-    Making or removing a directory can take tens of microseconds to
-    milliseconds on a disk (ext4 journals each), which would hold up every
-    run's start or result and, on the event loop, every other run. So the
-    thread keeps one fresh directory made ahead for the next run (empty,
-    owner-only, named like any other), and a finished run's directory is
-    renamed out of the way at once (its path is gone when the run returns) and
-    deleted by the thread. What is pending or made ahead at interpreter exit
-    is removed then; after a crash, the watchdog's sweep finds both by name.
+    Removing a directory can take milliseconds on a busy disk (ext4 frees its
+    block through the journal), which would hold up every run's result and,
+    on the event loop, every other run. The directory is renamed out of the way
+    at once (its path is gone when the run returns) and deleted by this thread;
+    what is pending at interpreter exit is finished then.
     """
 
     def __init__(self) -> None:
@@ -76,22 +72,6 @@ class _DirectoryRemover:
         self._lock = threading.Lock()
         self._queue: Any = None
         self._owner = -1  # the pid whose thread serves the queue (a fork needs its own)
-        self._ahead: tuple[str, str, str] | None = None  # (parent, prefix, path) made for the next run
-
-    def take(self, parent: str, prefix: str) -> str:
-        """A fresh directory ``parent/prefix…`` for a run: the one made ahead
-        when it fits, else made now; the thread then makes the next one."""
-        path = None
-        with self._lock:
-            ahead, self._ahead = self._ahead, None
-        if ahead is not None and self._owner == os.getpid() and ahead[:2] == (parent, prefix):
-            path = ahead[2]
-        elif ahead is not None and self._owner == os.getpid():
-            self._submit(ahead[2])  # made for another place: removed
-        if path is None:
-            path = _make_private_directory(parent, prefix)
-        self._submit((parent, prefix))
-        return path
 
     def remove(self, path: str) -> None:
         parent, name = os.path.split(path)
@@ -105,11 +85,7 @@ class _DirectoryRemover:
             return
         self._submit(hidden)
 
-    def later(self, chore: Callable[[], object]) -> None:
-        """Have the thread call ``chore`` (which must not raise)."""
-        self._submit(chore)
-
-    def _submit(self, work: Any) -> None:
+    def _submit(self, path: str) -> None:
         with self._lock:
             if self._owner != os.getpid():
                 import atexit
@@ -118,53 +94,30 @@ class _DirectoryRemover:
 
                 self._queue = queue.SimpleQueue()
                 self._owner = os.getpid()
-                self._ahead = None  # a forked child's: the parent's directory
                 threading.Thread(
                     target=self._serve, args=(self._queue,), name="launchbay-cleanup", daemon=True
                 ).start()
                 atexit.register(self._finish, self._queue)
-            self._queue.put(work)
+            self._queue.put(path)
 
-    def _serve(self, work: Any) -> None:
+    @staticmethod
+    def _serve(paths: Any) -> None:
         while True:
-            item = work.get()
-            if isinstance(item, str):
-                remove_directory(item)
-            elif isinstance(item, tuple):
-                self._make_ahead(*item)
-            elif callable(item):
-                item()  # a chore that need not hold up a run (``later``)
+            path = paths.get()
+            if isinstance(path, str):
+                remove_directory(path)
             else:
-                item.set()  # an Event: everything before it is done
+                path.set()  # an Event: everything before it is done
 
-    def _make_ahead(self, parent: str, prefix: str) -> None:
-        with self._lock:
-            if self._ahead is not None:
-                return
-        try:
-            path = _make_private_directory(parent, prefix)
-        except OSError:
-            return  # the next run makes its own (and says why, if it cannot)
-        with self._lock:
-            if self._ahead is None and self._owner == os.getpid():
-                self._ahead, path = (parent, prefix, path), ""
-        if path:
-            remove_directory(path)
-
-    def _finish(self, work: Any) -> None:
-        """At exit: let the pending removals finish (within reason), and
-        remove the directory made ahead."""
+    def _finish(self, paths: Any) -> None:
+        """At exit: let the pending removals finish (within reason)."""
         import threading
 
         if self._owner != os.getpid():
             return
         done = threading.Event()
-        work.put(done)
+        paths.put(done)
         done.wait(10)
-        with self._lock:
-            ahead, self._ahead = self._ahead, None
-        if ahead is not None:
-            remove_directory(ahead[2])
 
 
 REMOVER = _DirectoryRemover()
