@@ -24,3 +24,12 @@ def raise_open_file_limit(target: int | None = None) -> int:
     except (ValueError, OSError):
         return soft
     return wanted
+
+
+def open_file_limit() -> int | None:
+    """This process's soft RLIMIT_NOFILE now (None where there is none)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]

@@ -125,8 +125,7 @@ class Registry:
     def remove(self, entry: RunEntry) -> None:
         if self._dir is None:
             return
-        for name in (entry.key, entry.key + STOPPING_SUFFIX):
-            _unlink_quietly(os.path.join(self._dir, name))
+        remove_entry_files(os.path.join(self._dir, entry.key))
 
     def stopping_deadline(self, entry: RunEntry) -> float | None:
         """When someone stopping this run (``kill`` from any process) gives up
@@ -143,11 +142,13 @@ class Registry:
 REGISTRY = Registry()
 
 
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+def remove_entry_files(path: str) -> None:
+    """Remove a run's registry file and the stop note beside it, if any."""
+    for name in (path, path + STOPPING_SUFFIX):
+        try:
+            os.unlink(name)
+        except OSError:
+            pass
 
 
 def _parse(path: str) -> RunEntry | None:

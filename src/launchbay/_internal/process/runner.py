@@ -484,18 +484,9 @@ async def _start_when_possible(
             pass
         finally:
             gate.leave(time.monotonic() - began)
-        if not await gate.wait_for_descriptors(_open_file_limit()):
+        if not await gate.wait_for_descriptors():
             raise OutOfDescriptors()
         current.stack = ExitStack()  # the failed start closed its own
-
-
-def _open_file_limit() -> int | None:
-    try:
-        import resource
-
-        return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    except (ImportError, OSError, ValueError):
-        return None
 
 
 # A wait that replaces the plain one (the CLI's signal loop): it gets the

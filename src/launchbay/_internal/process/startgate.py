@@ -20,6 +20,8 @@ import weakref
 from collections import deque
 from typing import Any
 
+from launchbay._internal.limits import open_file_limit
+
 # How long the starts of one loop iteration may take before the rest wait for
 # the next: the loop's lag during a burst stays near this.
 BUDGET_SECONDS = 0.005
@@ -89,14 +91,14 @@ class StartGate:
             self._ended.set()
             self._ended = None
 
-    async def wait_for_descriptors(self, limit: int | None) -> bool:
+    async def wait_for_descriptors(self) -> bool:
         """The descriptor table is full: wait until another run of this loop
         ends (True), or say there is none to wait for (False)."""
         import anyio
 
         if self.running <= 0:
             return False
-        _warn_once(limit)
+        _warn_once()
         if self._ended is None:
             self._ended = anyio.Event()
         await self._ended.wait()
@@ -134,10 +136,11 @@ def current() -> StartGate:
 _warned = False
 
 
-def _warn_once(limit: int | None) -> None:
+def _warn_once() -> None:
     global _warned
     if not _warned:
         _warned = True
+        limit = open_file_limit()
         logger.warning(
             "The open file limit (%s) is reached: new runs wait for others to end. "
             "Raise it with `ulimit -n` or launchbay.raise_open_file_limit().",

@@ -149,19 +149,13 @@ def _stop(entry: registry.RunEntry) -> None:
         scope.kill()
     scope.release()
     if entry.workdir:
-        _remove_tree(entry.workdir, ignore_errors=True)
+        _remove_tree(entry.workdir)
 
 
-def _remove_tree(path: str, ignore_errors: bool = True) -> None:
+def _remove_tree(path: str) -> None:
     import shutil  # here: the supervisor's side never needs it
 
-    shutil.rmtree(path, ignore_errors=ignore_errors)
-
-
-def _unlink_entry(path: str) -> None:
-    for name in (path, path + registry.STOPPING_SUFFIX):
-        with contextlib.suppress(OSError):
-            os.unlink(name)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _cgroup_roots() -> list[tuple[int, str]]:
@@ -208,7 +202,7 @@ def _sweep_workdirs(gone: Callable[[str], bool]) -> None:
                 continue
             key = name.lstrip(".")[len(_WORKDIR_PREFIX) :].split("-", 1)[0]
             if "@" in key and gone(key):
-                _remove_tree(os.path.join(tmp, name), ignore_errors=True)
+                _remove_tree(os.path.join(tmp, name))
 
 
 def sweep_supervisor(supervisor: str, *, sessions: bool) -> None:
@@ -223,8 +217,8 @@ def sweep_supervisor(supervisor: str, *, sessions: bool) -> None:
     _sweep_cgroups(lambda name: name == supervisor)
     for path, entry in own:
         if entry.workdir:
-            _remove_tree(entry.workdir, ignore_errors=True)
-        _unlink_entry(path)
+            _remove_tree(entry.workdir)
+        registry.remove_entry_files(path)
     _sweep_workdirs(lambda key: key == supervisor)
 
 
@@ -235,7 +229,7 @@ def sweep_stale() -> None:
         if entry is None or _alive(entry.supervisor):
             continue
         _stop(entry)
-        _unlink_entry(path)
+        registry.remove_entry_files(path)
     _sweep_cgroups(lambda name: not _alive(name))
     _sweep_workdirs(lambda key: not _alive(key))
 
