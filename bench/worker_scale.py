@@ -133,9 +133,13 @@ def _floor(command: list[str], count: int, stdout: int | None = None) -> dict[st
         statuses.append(popen.returncode)
     wall = perf() - started
     peaks.finish()
+    return {**_tally(wall, statuses, count, peaks), "spawned": spawned}
+
+
+def _tally(wall: float, statuses: list[int] | list[int | None], count: int, peaks: Peaks) -> dict[str, Any]:
+    """What every scale worker reports: wall time, runs that exited 0, and the peaks."""
     return {
         "wall": wall,
-        "spawned": spawned,
         "ok": statuses.count(0),
         "count": count,
         "peak_threads": peaks.threads,
@@ -181,12 +185,7 @@ def _event_loop_runs(
             outer.cancel_scope.cancel()
         peaks.finish()
         return {
-            "wall": wall,
-            "ok": statuses.count(0),
-            "count": count,
-            "peak_threads": peaks.threads,
-            "peak_fds": peaks.fds,
-            "rss_growth_kb": peaks.rss_growth_kb,
+            **_tally(wall, statuses, count, peaks),
             "first_done": marks.get("first_done", started) - started,
             "errors": errors,
             **lag_summary(lags),
@@ -320,14 +319,7 @@ def _floor_with_commands(count: int, lines: int, stdout: int) -> dict[str, Any]:
             statuses.append(os.waitstatus_to_exitcode(status))
     wall = perf() - started
     peaks.finish()
-    return {
-        "wall": wall,
-        "ok": statuses.count(0),
-        "count": count,
-        "peak_threads": peaks.threads,
-        "peak_fds": peaks.fds,
-        "rss_growth_kb": peaks.rss_growth_kb,
-    }
+    return _tally(wall, statuses, count, peaks)
 
 
 def _launchbay_output(impl: str, count: int, lines: int, target: io.BufferedWriter) -> dict[str, Any]:
