@@ -180,3 +180,34 @@ def test_a_grace_that_is_not_a_number_signals_nothing() -> None:
             await Process().akill(identifier, grace_seconds=1)
 
     anyio.run(main)
+
+
+class _KillFromAnotherProcess:
+    """A task status whose ``started`` stops the run at once with
+    ``launchbay kill`` run as another process."""
+
+    def __init__(self) -> None:
+        self.killed: subprocess.CompletedProcess[str] | None = None
+
+    def started(self, identifier: str) -> None:
+        self.killed = subprocess.run(
+            [sys.executable, "-m", "launchbay.cli", "kill", identifier, "--grace", "5"],
+            capture_output=True,
+            text=True,
+        )
+
+
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_a_run_can_be_stopped_from_another_process_the_moment_its_id_is_reported(api: str) -> None:
+    """The id is reported once the run is named for other processes (its
+    registry file): a kill from another shell at that very moment finds the
+    run and stops it, it is never told the run does not exist."""
+    status = _KillFromAnotherProcess()
+    process = Process(command=["sleep", "30"])
+    if api == "sync":
+        result = process.run(task_status=status)  # type: ignore[arg-type]
+    else:
+        result = anyio.run(process.arun, status)  # type: ignore[arg-type]
+    assert status.killed is not None
+    assert status.killed.returncode == 0, status.killed.stderr
+    assert result.status_code == -15

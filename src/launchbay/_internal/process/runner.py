@@ -18,6 +18,7 @@ import contextlib
 import errno
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -54,6 +55,10 @@ _WINDOWS_CTRL_C_STATUS = 0xC000013A
 # What is left of a tree when its leader exits gets SIGTERM, then this long
 # before it is killed (unless a kill in progress gave it a longer grace).
 _LEFTOVER_GRACE_SECONDS = 1.0
+
+# How long a start waits for its child to get past its exec before it names
+# the run (see ``_Run.register``); a child that ends sooner wakes it at once.
+_SETTLE_SECONDS = 0.0005
 
 _EXIT_HINTS = {
     -signal.SIGKILL: "This indicates that the process exited due to a SIGKILL signal. "
@@ -188,6 +193,8 @@ class _Run:
         self.popen: subprocess.Popen[bytes] | None = None
         self.entry: RunEntry | None = None
         self.identifier = ""
+        self.temporary: str | None = None  # a fresh working directory, removed at the end
+        self.in_registry = False
         self.stopped_by: ExitReason | None = None  # set when launchbay stopped it
 
     def start(self, stdout: int, stderr: int) -> subprocess.Popen[bytes]:
@@ -195,7 +202,7 @@ class _Run:
         try:
             chosen = SUPERVISOR.containment()
             WATCHDOG.ensure(supervisor_key)
-            cwd, temporary = working_directory(self.stack, self.spec.working_dir, supervisor_key)
+            cwd, self.temporary = working_directory(self.stack, self.spec.working_dir, supervisor_key)
             scope = self.scope = chosen.new_scope()
             self.stack.callback(scope.release)
             marker = chosen.marker(scope)
@@ -214,24 +221,70 @@ class _Run:
             self.stack.close()
             raise
         self.popen = popen
-        stat = procfs.read_stat(popen.pid)
-        start_ticks = stat.start_ticks if stat is not None else 0
-        scope.started(popen.pid, start_ticks)
-        self.entry = RunEntry(
-            pid=popen.pid,
-            start_ticks=start_ticks,
-            supervisor=supervisor_key,
-            containment=scope.mechanism,
-            cgroup=scope.cgroup,
-            token=scope.token,
-            workdir=temporary,
-        )
-        REGISTRY.add(self.entry)
-        ACTIVE_SCOPES.add(scope)
         # HOST:PID, as the reference writes it; the registry file (keyed by pid
         # and start time) is what proves the pid still names this run.
         self.identifier = str(pids.ProcessPid(SUPERVISOR.host, popen.pid, None))
         return popen
+
+    def register(self) -> None:
+        """Name the started run for everyone: its scope learns the leader, and
+        other processes get its registry file (unless the run is over already:
+        an id no one has been given needs no file to verify it).
+
+        Call after ``settle`` or ``asettle``: reading a child's
+        ``/proc/<pid>/stat`` while the kernel is still loading its program
+        blocks for up to a millisecond (measured: median 26 µs, p90 0.96 ms
+        right after the start; under 30 µs at p90 half a millisecond later)."""
+        if self.entry is not None or self.popen is None:
+            return
+        popen = self.popen
+        stat = procfs.read_stat(popen.pid)
+        start_ticks = stat.start_ticks if stat is not None else 0
+        self.scope.started(popen.pid, start_ticks)
+        self.entry = RunEntry(
+            pid=popen.pid,
+            start_ticks=start_ticks,
+            supervisor=SUPERVISOR.key,
+            containment=self.scope.mechanism,
+            cgroup=self.scope.cgroup,
+            token=self.scope.token,
+            workdir=self.temporary,
+        )
+        ACTIVE_SCOPES.add(self.scope)
+        if not (_exited(popen.pid) and not self.scope.has_members()):
+            REGISTRY.add(self.entry)
+            self.in_registry = True
+
+    def settle(self) -> None:
+        """Give the child up to ``_SETTLE_SECONDS`` to get past its exec (or
+        to end), then ``register``."""
+        if self.popen is not None and self.entry is None:
+            with contextlib.suppress(OSError):
+                fd = os.pidfd_open(self.popen.pid)
+                try:
+                    poller = select.poll()
+                    poller.register(fd, select.POLLIN)
+                    poller.poll(_SETTLE_SECONDS * 1000)
+                finally:
+                    os.close(fd)
+        self.register()
+
+    async def asettle(self) -> None:
+        """``settle`` on the event loop: the wait lets other runs go on."""
+        import anyio
+
+        if self.popen is not None and self.entry is None:
+            try:
+                fd = os.pidfd_open(self.popen.pid)
+            except OSError:
+                fd = -1
+            if fd >= 0:
+                try:
+                    with anyio.move_on_after(_SETTLE_SECONDS):
+                        await anyio.wait_readable(fd)
+                finally:
+                    os.close(fd)
+        self.register()
 
     def finish(self) -> None:
         """The run has ended: whatever of its tree still runs is stopped (a run
@@ -257,10 +310,11 @@ class _Run:
         its grace is honoured. Otherwise the rest gets SIGTERM and a short grace."""
         if self.popen is None:
             return True
+        self.register()
         self.popen.poll()
         if self.scope.has_members():
             assert self.entry is not None
-            deadline = REGISTRY.stopping_deadline(self.entry)
+            deadline = REGISTRY.stopping_deadline(self.entry) if self.in_registry else None
             if deadline is None:
                 self.scope.signal(signal.SIGTERM)
                 deadline = time.time() + _LEFTOVER_GRACE_SECONDS
@@ -274,7 +328,7 @@ class _Run:
                 self.popen.wait()
         finally:
             ACTIVE_SCOPES.discard(self.scope)
-            if self.entry is not None:
+            if self.entry is not None and self.in_registry:
                 REGISTRY.remove(self.entry)
             self.stack.close()
 
@@ -292,6 +346,14 @@ class _Run:
         else:
             log_exit(self.logger, self.spec.name, returncode)
         return RunOutcome(self.identifier, returncode, reason, kind)
+
+
+def _exited(pid: int) -> bool:
+    """Whether our child has exited (it is not reaped: its pid stays its own)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
 
 
 # --- the stop sequence, written once --------------------------------------------------------
@@ -366,6 +428,7 @@ def _stop_own_run_blocking(run: _Run, reason: ExitReason, request: StopRequest) 
     """Stop a run we started (cancelled, interrupted, timed out); a second
     interrupt during the grace kills the tree at once: never abandoned."""
     assert run.popen is not None
+    run.register()  # before any reaping: the scope must know its leader
     if run.stopped_by is None:
         run.stopped_by = reason
     popen = run.popen
@@ -384,6 +447,7 @@ async def _stop_own_run(run: _Run, reason: ExitReason, request: StopRequest) -> 
     import anyio
 
     assert run.popen is not None
+    run.register()  # before any reaping: the scope must know its leader
     if run.stopped_by is None:
         run.stopped_by = reason
     popen = run.popen
@@ -451,6 +515,7 @@ async def run(
     popen = await _start_when_possible(current, relay, gate)
     gate.started()
     try:
+        await current.asettle()
         task_status.started(current.identifier)
         async with anyio.create_task_group() as tg:
             relay.start(tg, popen)
@@ -519,6 +584,7 @@ def run_blocking(
             current.stopped_by = reason
 
     try:
+        current.settle()
         if on_started is not None:
             on_started(current.identifier)
         if waiter is not None:
