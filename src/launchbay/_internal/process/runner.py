@@ -194,7 +194,9 @@ class _Run:
         self.entry: RunEntry | None = None
         self.identifier = ""
         self.temporary: str | None = None  # a fresh working directory, removed at the end
+        self._named = False  # register() has run
         self.in_registry = False
+        self.pidfd = -1  # the leader's pidfd, on the event loop
         self.stopped_by: ExitReason | None = None  # set when launchbay stopped it
 
     def start(self, stdout: int, stderr: int) -> subprocess.Popen[bytes]:
@@ -229,37 +231,49 @@ class _Run:
     def register(self) -> None:
         """Name the started run for everyone: its scope learns the leader, and
         other processes get its registry file (unless the run is over already:
-        an id no one has been given needs no file to verify it).
-
-        Call after ``settle`` or ``asettle``: reading a child's
-        ``/proc/<pid>/stat`` while the kernel is still loading its program
-        blocks for up to a millisecond (measured: median 26 µs, p90 0.96 ms
-        right after the start; under 30 µs at p90 half a millisecond later)."""
-        if self.entry is not None or self.popen is None:
+        an id no one has been given needs no file to verify it). Call it
+        through ``settle`` or ``asettle``, before the id is reported."""
+        if self.popen is None or self._named:
             return
-        popen = self.popen
-        stat = procfs.read_stat(popen.pid)
-        start_ticks = stat.start_ticks if stat is not None else 0
-        self.scope.started(popen.pid, start_ticks)
-        self.entry = RunEntry(
-            pid=popen.pid,
-            start_ticks=start_ticks,
-            supervisor=SUPERVISOR.key,
-            containment=self.scope.mechanism,
-            cgroup=self.scope.cgroup,
-            token=self.scope.token,
-            workdir=self.temporary,
-        )
-        ACTIVE_SCOPES.add(self.scope)
-        if not (_exited(popen.pid) and not self.scope.has_members()):
-            REGISTRY.add(self.entry)
-            self.in_registry = True
+        entry = self._identify()
+        self._named = True
+        if _exited(entry.pid) and not self.scope.has_members():
+            return
+        REGISTRY.add(entry)
+        self.in_registry = True
+
+    def _identify(self) -> RunEntry:
+        """The run's entry, with the leader's start time from /proc."""
+        if self.entry is None:
+            assert self.popen is not None
+            pid = self.popen.pid
+            stat = procfs.read_stat(pid)
+            start_ticks = stat.start_ticks if stat is not None else 0
+            self.scope.started(pid, start_ticks)
+            self.entry = RunEntry(
+                pid=pid,
+                start_ticks=start_ticks,
+                supervisor=SUPERVISOR.key,
+                containment=self.scope.mechanism,
+                cgroup=self.scope.cgroup,
+                token=self.scope.token,
+                workdir=self.temporary,
+            )
+            ACTIVE_SCOPES.add(self.scope)
+        return self.entry
+
+    # Reading a child's /proc/<pid>/stat while the kernel is still loading its
+    # program blocks for up to a millisecond (measured: median 26 µs, p90
+    # 0.96 ms right after the start; p90 under 30 µs half a millisecond later).
+    # Without a loop we would wait for the child anyway; on the loop the other
+    # runs must not wait, so the read comes after a short wait for the child.
 
     def settle(self) -> None:
-        """Give the child up to ``_SETTLE_SECONDS`` to get past its exec (or
-        to end), then ``register``."""
-        if self.popen is not None and self.entry is None:
-            with contextlib.suppress(OSError):
+        """Identify the run, give the child up to ``_SETTLE_SECONDS`` to end
+        (a run over by then needs no registry file), then ``register``."""
+        if self.popen is not None and not self._named:
+            self._identify()
+            with contextlib.suppress(AttributeError, OSError):
                 fd = os.pidfd_open(self.popen.pid)
                 try:
                     poller = select.poll()
@@ -270,20 +284,17 @@ class _Run:
         self.register()
 
     async def asettle(self) -> None:
-        """``settle`` on the event loop: the wait lets other runs go on."""
+        """``settle`` on the event loop: the wait comes first and lets other
+        runs go on. Its pidfd stays for ``wait_for_exit`` (closed at the end)."""
         import anyio
 
-        if self.popen is not None and self.entry is None:
-            try:
-                fd = os.pidfd_open(self.popen.pid)
-            except OSError:
-                fd = -1
-            if fd >= 0:
-                try:
-                    with anyio.move_on_after(_SETTLE_SECONDS):
-                        await anyio.wait_readable(fd)
-                finally:
-                    os.close(fd)
+        if self.popen is not None and not self._named:
+            with contextlib.suppress(AttributeError, OSError):
+                self.pidfd = os.pidfd_open(self.popen.pid)
+                self.stack.callback(os.close, self.pidfd)
+            if self.pidfd >= 0:
+                with anyio.move_on_after(_SETTLE_SECONDS):
+                    await anyio.wait_readable(self.pidfd)
         self.register()
 
     def finish(self) -> None:
@@ -469,27 +480,26 @@ async def _stop_own_run(run: _Run, reason: ExitReason, request: StopRequest) -> 
 # --- waiting ---------------------------------------------------------------------------------
 
 
-async def wait_for_exit(popen: subprocess.Popen[bytes]) -> int:
+async def wait_for_exit(popen: subprocess.Popen[bytes], pidfd: int = -1) -> int:
     """Wait for a child to exit and reap it; returns Popen's returncode
     (negative signal number when killed by a signal).
 
-    On Linux the event loop watches a pidfd, so any number of children are
-    waited on by the loop's one thread.
+    On Linux the event loop watches a pidfd (``pidfd``, or one opened here), so
+    any number of children are waited on by the loop's one thread.
     """
     import anyio
 
-    pidfd_open = getattr(os, "pidfd_open", None)
-    if pidfd_open is not None and popen.returncode is None:
+    own = -1
+    if pidfd < 0 and popen.returncode is None:
+        with contextlib.suppress(AttributeError, OSError):
+            pidfd = own = os.pidfd_open(popen.pid)
+    if pidfd >= 0 and popen.returncode is None:
         try:
-            pidfd = pidfd_open(popen.pid)
-        except OSError:
-            pidfd = None
-        if pidfd is not None:
-            try:
-                await anyio.wait_readable(pidfd)
-            finally:
-                os.close(pidfd)
-            return popen.wait()
+            await anyio.wait_readable(pidfd)
+        finally:
+            if own >= 0:
+                os.close(own)
+        return popen.wait()
     delay = _FIRST_POLL_SECONDS
     while (returncode := popen.poll()) is None:
         await anyio.sleep(delay)
@@ -517,14 +527,13 @@ async def run(
     try:
         await current.asettle()
         task_status.started(current.identifier)
-        async with anyio.create_task_group() as tg:
-            relay.start(tg, popen)
-            with anyio.move_on_after(spec.timeout_seconds) as timer:
-                returncode = await wait_for_exit(popen)
-            if timer.cancelled_caught:
-                await _stop_own_run(current, ExitReason.TIMED_OUT, current_stop_request())
-                returncode = popen.wait()
-            await relay.drain_after_exit(current.scope.has_members)
+        if popen.stdout is None and popen.stderr is None:
+            returncode = await _wait_within_timeout(current, popen)  # nothing to relay
+        else:
+            async with anyio.create_task_group() as tg:
+                relay.start(tg, popen)
+                returncode = await _wait_within_timeout(current, popen)
+                await relay.drain_after_exit(current.scope.has_members)
     except BaseException:
         await _stop_own_run(current, ExitReason.CANCELLED, current_stop_request())
         await current.afinish()
@@ -533,6 +542,19 @@ async def run(
     await current.afinish()
     gate.ended()
     return current.outcome(returncode)
+
+
+async def _wait_within_timeout(current: _Run, popen: subprocess.Popen[bytes]) -> int:
+    """The leader's exit status; past the spec's timeout, the tree is stopped."""
+    import anyio
+
+    timeout = current.spec.timeout_seconds
+    if timeout is None:
+        return await wait_for_exit(popen, current.pidfd)
+    with anyio.move_on_after(timeout):
+        return await wait_for_exit(popen, current.pidfd)
+    await _stop_own_run(current, ExitReason.TIMED_OUT, current_stop_request())
+    return popen.wait()
 
 
 async def _start_when_possible(
