@@ -539,6 +539,79 @@ def test_every_byte_of_a_large_log_in_order(make_job: Any, capfd: pytest.Capture
     assert capfd.readouterr().out == expected
 
 
+@pytest.mark.parametrize("code", [0, 3])
+def test_a_pod_whose_phase_stays_pending_has_its_log_read_before_its_end(
+    cluster: Cluster,
+    namespace: str,
+    make_job: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    code: int,
+) -> None:
+    """A kubelet under load sends only a pod's latest status: the watch can
+    see the pod Pending with its container running, then Pending with it
+    terminated, and Succeeded or Failed only seconds later. Here the watch's
+    view lags so (the phase held at Pending, the Job's status held empty)
+    until the run's log has been read to its end: the log is followed from
+    the container's start, not from the phase. Then the real statuses come
+    through and the run ends with every line and its exit code."""
+    from launchbay._internal.kubernetes import watcher
+    from launchbay._internal.kubernetes.logs import LogFollower
+    from launchbay._internal.kubernetes.state import JobState
+
+    held = {"on": True}
+    original_pod = watcher.NamespaceWatcher._pod_from_raw
+
+    def lagging_pod(self: watcher.NamespaceWatcher, raw: dict[str, Any]) -> Any:
+        status = raw.get("status") or {}
+        if held["on"] and status.get("phase") in ("Running", "Succeeded", "Failed"):
+            raw = {**raw, "status": {**status, "phase": "Pending"}}
+        return original_pod(self, raw)
+
+    class LaggingJob(JobState):
+        @classmethod
+        def from_raw(cls, raw: dict[str, Any]) -> JobState:
+            return JobState.from_raw({**raw, "status": {}} if held["on"] else raw)
+
+    followed: list[str] = []
+    log_read = anyio.Event()
+    original_follow = LogFollower.follow
+
+    async def follow(self: LogFollower) -> None:
+        followed.append(self.pod)
+        await original_follow(self)
+        log_read.set()
+
+    monkeypatch.setattr(watcher.NamespaceWatcher, "_pod_from_raw", lagging_pod)
+    monkeypatch.setattr(watcher, "JobState", LaggingJob)
+    monkeypatch.setattr(LogFollower, "follow", follow)
+
+    async def release_once_the_log_is_read(pid: str) -> bool:
+        with anyio.move_on_after(90):  # a guard: the assertion below says which came first
+            await log_read.wait()
+        read_while_held = log_read.is_set()
+        held["on"] = False
+        name = pid.rsplit(":", 1)[1]
+
+        def touch() -> None:
+            """A change to the job and its pod, so that the watch delivers them
+            again, as they really are."""
+            label = {"metadata": {"labels": {"launchbay-test-touched": "1"}}}
+            cluster.batch.patch_namespaced_job(name, namespace, label)
+            for pod in cluster.pods(namespace, name):
+                cluster.core.patch_namespaced_pod(pod.metadata.name, namespace, label)
+
+        await anyio.to_thread.run_sync(touch)
+        return read_while_held
+
+    job = make_job(["sh", "-c", f"echo first; sleep 2; echo last; exit {code}"])
+    _, result, read_while_held = run_while(job, release_once_the_log_is_read)
+    assert read_while_held, "the log was not followed while the pod's phase said Pending"
+    assert len(followed) == 1
+    assert result.status_code == code
+    assert capfd.readouterr().out == "first\nlast\n"
+
+
 # --- shared watches ----------------------------------------------------------------------
 
 

@@ -133,6 +133,21 @@ def test_job_end() -> None:
     assert job_end(JobState.from_raw(raw_job(conditions=[{"type": "Complete", "status": "False"}]))) is None
 
 
+def test_a_pod_has_started_when_its_phase_or_its_container_says_so() -> None:
+    def started(phase: str, container: dict[str, Any] | None, name: str = "launchbay-job") -> bool:
+        return PodState.from_raw(raw_pod(phase=phase, container=container)).has_started(name)
+
+    assert not started("Pending", None)
+    assert not started("Pending", {"waiting": {"reason": "ContainerCreating"}})
+    assert started("Running", {"running": {}})
+    assert started("Succeeded", {"terminated": {"exitCode": 0}})
+    # The kubelet's phase lags: its container runs, or has even ended.
+    assert started("Pending", {"running": {}})
+    assert started("Pending", {"terminated": {"exitCode": 3}})
+    # Another container's state does not count.
+    assert not started("Pending", {"running": {}}, name="sidecar")
+
+
 def test_newest_pod_by_creation_then_start_then_seen() -> None:
     first = PodState.from_raw(
         raw_pod("a", created="2026-01-01T00:00:00Z", started="2026-01-01T00:00:00Z"), seen=1

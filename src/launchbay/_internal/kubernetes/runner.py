@@ -528,9 +528,10 @@ class Monitor:
     # --- phase 1: the pod starts ------------------------------------------------------------
 
     async def _wait_for_start(self) -> RunOutcome | None:
-        """Wait for the newest pod to leave Pending, saying every few seconds
-        what it waits for; an outcome when the run ends here (never started,
-        stuck, timed out)."""
+        """Wait for the newest pod to start (``PodState.has_started``: its
+        phase left Pending, or its container has run, whatever the phase
+        says), saying every few seconds what it waits for; an outcome when
+        the run ends here (never started, stuck, timed out)."""
         timeout = self.spec.pod_watch_timeout_seconds
         deadline = time.monotonic() + timeout
         progress_due = time.monotonic() + PROGRESS_SECONDS
@@ -553,8 +554,8 @@ class Monitor:
             if sub.job_deleted or (sub.job is not None and job_end(sub.job)):
                 return None
             pod = self._newest()
-            if pod is not None and pod.phase != "Pending":
-                return None
+            if pod is not None and pod.has_started(self.spec.container_name):
+                return None  # its log is followed from now on
             now = time.monotonic()
             if self._timed_out(now):
                 return await self._time_out_before_start(pod)
@@ -751,7 +752,9 @@ class Monitor:
                     await self.stop()  # the logs keep streaming meanwhile
                 return _JobOver(None, deleted=True, timed_out=True)
             stuck_until = (
-                self._stuck_deadline(pod, now) if pod is not None and pod.phase == "Pending" else None
+                self._stuck_deadline(pod, now)
+                if pod is not None and not pod.has_started(self.spec.container_name)
+                else None
             )
             if stuck_until is None:
                 self._stuck = None
@@ -831,7 +834,11 @@ class Monitor:
                     pod.deleted
                     or pod.finished
                     or self.ended.is_set()
-                    or (len(pending) > 1 and pending[-1].name != pod.name and pending[-1].phase != "Pending")
+                    or (
+                        len(pending) > 1
+                        and pending[-1].name != pod.name
+                        and pending[-1].has_started(self.spec.container_name)
+                    )
                 )
                 if never_runs:
                     followed.add(pod.name)  # it never ran: no log

@@ -212,6 +212,19 @@ class PodState:
     def finished(self) -> bool:
         return self.phase in ("Succeeded", "Failed")
 
+    def has_started(self, container: str | None) -> bool:
+        """Whether the pod has begun its work: its phase has left Pending, or
+        the container has (had) a process. The phase alone can lag: the
+        kubelet sends only a pod's latest status, so under load a pod can go
+        from Pending with its container waiting straight to Pending with it
+        terminated (the Running in between never sent), and it keeps that
+        Pending until it has torn the pod down and reports Succeeded or
+        Failed: seconds later with 100 pods on a node (seen on v1.34)."""
+        if self.phase != "Pending":
+            return True
+        state = self.container(container)
+        return state is not None and state.has_started
+
     def condition(self, kind: str) -> Condition | None:
         for condition in self.conditions:
             if condition.type == kind:
