@@ -136,6 +136,46 @@ def _floor(command: list[str], count: int, stdout: int | None = None) -> dict[st
     return {**_tally(wall, statuses, count, peaks), "spawned": spawned}
 
 
+def _pidfd_loop(command: list[str], count: int) -> dict[str, Any]:
+    """The least an event-loop supervisor can do per run, for scale: each child
+    started in its own session (as every run is) with one pidfd the asyncio
+    loop watches, reaped when it is readable; no containment, registry file,
+    working directory, logging or result. Starts are batched (8 per loop
+    iteration) as launchbay's start gate does. Unlike the floor's
+    ``waitpid(-1)``, it reaps only its own children, as a library must."""
+    import asyncio
+
+    raise_file_limit()
+    peaks = Peaks()
+    statuses: list[int] = []
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        all_done = loop.create_future()
+
+        def ended(fd: int, popen: subprocess.Popen[bytes]) -> None:
+            loop.remove_reader(fd)
+            os.close(fd)
+            statuses.append(popen.wait())
+            if len(statuses) == count:
+                all_done.set_result(None)
+
+        started = perf()
+        for index in range(count):
+            popen = subprocess.Popen(command, start_new_session=True)
+            fd = os.pidfd_open(popen.pid)
+            loop.add_reader(fd, ended, fd, popen)
+            if index % 8 == 7:
+                await asyncio.sleep(0)
+        peaks.take(perf() + 1)
+        await all_done
+        return perf() - started
+
+    wall = asyncio.run(main())
+    peaks.finish()
+    return _tally(wall, statuses, count, peaks)
+
+
 def _tally(wall: float, statuses: list[int] | list[int | None], count: int, peaks: Peaks) -> dict[str, Any]:
     """What every scale worker reports: wall time, runs that exited 0, and the peaks."""
     return {
@@ -204,6 +244,8 @@ def scale_process(args: dict[str, Any]) -> dict[str, Any]:
     impl = args["impl"]
     if impl == "floor":
         return _floor(command, count)
+    if impl == "pidfd-loop":
+        return _pidfd_loop(command, count)
     if impl == "anyio":
         import anyio
 

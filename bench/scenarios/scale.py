@@ -48,6 +48,7 @@ def scale_process(ctx: Context) -> list[Row]:
     count, seconds = ctx.pick((10_000, 5), (300, 1))
     rows: list[Row] = []
     anyio_runs: list[dict[str, Any]] = []
+    pidfd_runs: list[dict[str, Any]] = []
     for setting, reps in (("auto", ctx.pick(2, 1)), ("session", 1)):
         mechanism = _in_effect(ctx, setting)
         env = worker_environment({"LAUNCHBAY_CONTAINMENT": setting})
@@ -78,8 +79,46 @@ def scale_process(ctx: Context) -> list[Row]:
                 )
             )
             log(f"scale-process anyio: {_brief(anyio_runs[0])}")
+        if not pidfd_runs:
+            pidfd_runs += [
+                run_worker(
+                    ctx,
+                    ctx.python,
+                    "scale_process",
+                    {"impl": impl, "count": count, "seconds": seconds},
+                    timeout=1800,
+                    sample_every=0.1,
+                )
+                for impl in ("floor", "pidfd-loop")
+            ]
+            log(f"scale-process floor, pidfd-loop: {_brief(pidfd_runs[0])}; {_brief(pidfd_runs[1])}")
+            rows.append(_least_loop_row(count, seconds, *pidfd_runs))
         rows += _process_rows(count, seconds, mechanism, runs, anyio_runs[0])
     return rows
+
+
+def _least_loop_row(count: int, seconds: float, floor: dict[str, Any], least: dict[str, Any]) -> Row:
+    """What the <= 1.1x target leaves to supervise with: the least an event
+    loop can do per run (own session, one pidfd watched), against the floor
+    run just before it. Its "launchbay" column is that loop, not launchbay."""
+    row = Row(
+        "scale",
+        f"{count:,} concurrent `sleep {seconds:g}` runs: the least an event loop can do per run "
+        "(a session and a pidfd each; no containment, registry, directory or result)",
+        "`subprocess.Popen` + one `os.waitpid(-1)` loop",
+        "s",
+        "report (the room a <= 1.1x target leaves)",
+    )
+    row.samples = {"launchbay": [least["wall"]], "baseline": [floor["wall"]]}
+    row.launchbay, row.baseline = least["wall"], floor["wall"]
+    row.met = None
+    row.note = (
+        "the launchbay column here is that minimal loop (bench/worker_scale.py `_pidfd_loop`); "
+        "every child copies the parent's descriptor table at vfork and closes it at exec, so "
+        "a pidfd per running run makes each start slower as runs pile up; "
+        f"all exited 0: {'yes' if least['ok'] == least['count'] and floor['ok'] == floor['count'] else 'no'}"
+    )
+    return row
 
 
 def peak(got: dict[str, Any], what: str) -> int:
