@@ -113,7 +113,12 @@ def test_quick_scale_rows_for_processes_and_records(tmp_path: Path) -> None:
     assert written["skipped"] == {}, written["skipped"]
     rows = written["rows"]
     whats = [row["what"] for row in rows]
-    assert sum("concurrent `sleep 1` runs" in what for what in whats) == 8  # 4 rows x 2 containments
+    assert (
+        sum("concurrent `sleep 1` runs from one process" in what for what in whats) == 8
+    )  # 4 x 2 containments
+    least = [row for row in rows if "the least an event loop can do" in row["what"]]
+    assert len(least) == 1 and least[0]["launchbay"] > 0 and least[0]["baseline"] > 0
+    assert "all exited 0: yes" in least[0]["note"]
     assert any("(session)" in what for what in whats)
     output_rows = [row for row in rows if "stream_output=True" in row["what"]]
     assert len(output_rows) == 2
