@@ -197,3 +197,63 @@ def test_pod_events_are_kept_by_pod_and_forgotten_with_it() -> None:
         assert "uid-j-1" not in watcher.events and "uid-other" in watcher.events
 
     run(main)
+
+
+class _BufferedWatch:
+    """A watch response whose lines are all buffered already: reading them
+    never waits (as aiohttp's, when a burst has arrived)."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        import json
+
+        self.lines = [json.dumps(event).encode() + b"\n" for event in events]
+        self.content = self
+
+    async def readline(self) -> bytes:
+        return self.lines.pop(0) if self.lines else b""
+
+
+class _BurstApi:
+    def __init__(self, response: _BufferedWatch) -> None:
+        self.response = response
+
+    def stream(self, path: str, **_: Any) -> Any:
+        from contextlib import asynccontextmanager
+
+        @asynccontextmanager
+        async def opened() -> Any:
+            yield self.response
+
+        return opened()
+
+
+def test_a_burst_of_events_lets_each_woken_run_go_first() -> None:
+    """A hundred pods ending together arrive as one burst: the run woken by
+    the first event runs before the watcher applies the next one."""
+
+    async def main() -> None:
+        burst = [
+            {"type": "MODIFIED", "object": pod(f"{name}-1", job_uid=name, rv=str(20 + i), phase="Succeeded")}
+            for i, name in enumerate(["a", "b", "c"])
+        ]
+        for event in burst:
+            labels = event["object"]["metadata"]["labels"]
+            labels["batch.kubernetes.io/job-name"] = labels["job-name"] = event["object"]["metadata"]["name"][
+                0
+            ]
+        watcher = NamespaceWatcher(api=_BurstApi(_BufferedWatch(burst)), namespace="ns")  # type: ignore[arg-type]
+        first = subscribed(watcher, "a", "a")
+        applied_when_woken: list[int] = []
+
+        async def run_of_a() -> None:
+            await first.wait(first.version, None)
+            applied_when_woken.append(len(watcher.pods))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run_of_a)
+            await anyio.sleep(0)  # it waits
+            assert await watcher._watch(watcher._kinds["pods"], "19") == "22"
+        assert applied_when_woken == [1]
+        assert set(watcher.pods) == {"a-1", "b-1", "c-1"}
+
+    run(main)

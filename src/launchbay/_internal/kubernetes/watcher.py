@@ -425,6 +425,10 @@ class NamespaceWatcher:
                     if not line.strip():
                         continue
                     resource_version = self._apply_event(kind, json.loads(line)) or resource_version
+                    # A burst (a hundred pods ending together) is read without
+                    # waiting: the runs this event woke go first, not after
+                    # the whole burst.
+                    await asyncio.sleep(0)
         except KubernetesApiError as exc:
             if exc.status == 410:
                 raise WatchExpired from None
