@@ -18,14 +18,13 @@ masks them too.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from launchbay._internal.settings_source import (
     CREDENTIAL_FIELDS,
     ENV_PREFIX,
     FIELDS,
-    normalize_home,
+    normalize_home_text,
     normalize_logging_level,
     read_environment,
 )
@@ -53,7 +52,7 @@ def _light_value(name: str, raw: str) -> str:
     """What the model would hold for a string setting, as a string; ValueError
     when the model would reject it."""
     if name == "home":
-        return str(normalize_home(Path(raw)))
+        return normalize_home_text(raw)
     if name == "logging_level":
         return normalize_logging_level(raw)
     return raw

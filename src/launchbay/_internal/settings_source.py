@@ -58,7 +58,12 @@ def normalize_home(value: Path) -> Path:
     """``~`` expanded and a relative path made absolute against the caller's
     directory now: a run started elsewhere (its own temporary directory) must
     find the same HOME."""
-    return Path(os.path.abspath(value.expanduser()))
+    return Path(normalize_home_text(os.fspath(value)))
+
+
+def normalize_home_text(value: str) -> str:
+    """``normalize_home`` on a string, without pathlib (asked for each run)."""
+    return os.path.abspath(os.path.expanduser(value))
 
 
 def normalize_logging_level(value: str) -> str:
