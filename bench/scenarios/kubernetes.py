@@ -123,7 +123,9 @@ def kubernetes_run(ctx: Context) -> list[Row]:
         "Kubernetes: job completion seen after the pod exits",
         "`kubectl wait --for=condition=complete`",
         "s",
-        "<= 1 s",
+        # Issue 14 replaced this target (the kubelet alone decides it) by the
+        # scale scenario's: within 50 ms of a pod watch seeing the terminal phase.
+        "report (replaced by the 50 ms completion row)",
         ratio_wanted=False,
     )
     seen.samples = {
@@ -133,7 +135,7 @@ def kubernetes_run(ctx: Context) -> list[Row]:
     }
     seen.launchbay, seen.baseline = median(seen.samples["launchbay"]), median(seen.samples["baseline"])
     seen.reference = median(seen.samples["reference"])
-    seen.met = seen.launchbay is not None and seen.launchbay <= 1.0
+    seen.met = None
     pod_seen = median(
         [
             r["pod_succeeded_seen"] - r["exited"]
