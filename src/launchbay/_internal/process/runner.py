@@ -2,9 +2,10 @@
 
 A run's process leads a session of its own and is started inside the run's
 containment scope (see ``containment``), so that every descendant belongs to
-the run. Its id, ``HOST:PID@START``, carries the process's start time: with the
-registry file the supervisor keeps for it, any process can check that an id
-still names that very run before signalling anything.
+the run. Its id is ``HOST:PID``, as the reference writes it (``HOST:PID@START``,
+with the process's start time, is accepted too): the registry file its
+supervisor keeps for it holds the start time, so any process can check that an
+id still names that very run before signalling anything.
 
 Each wait comes twice: ``async`` for the event loop (many runs, one thread,
 pidfds) and ``*_blocking`` for sync callers with one run, who need no event
