@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from launchbay._internal.environ import environ_bytes
+
 ENV_PREFIX = "LAUNCHBAY_"
 
 # field -> (default, description); the order is the order of the model's fields.
@@ -33,13 +35,12 @@ def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]
     """The settings set in the environment, by field name, as given."""
     found: dict[str, str] = {}
     size = len(ENV_PREFIX)
-    data = getattr(os.environ, "_data", None) if environ is None else None
-    if isinstance(data, dict):
-        # CPython keeps the environment as bytes: look at the keys as they are
-        # (decoding each costs every run tens of microseconds), decode matches.
+    data = environ_bytes() if environ is None else None
+    if data is not None:
+        # Look at the keys as they are kept, and decode only the matches.
         prefix = ENV_PREFIX.encode()
         for raw in data:
-            if isinstance(raw, bytes) and len(raw) > size and raw[:size].upper() == prefix:
+            if len(raw) > size and raw[:size].upper() == prefix:
                 key = os.fsdecode(raw)
                 name = key[size:].lower()
                 if name in FIELDS:

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from launchbay._internal.environ import environ_bytes
 from launchbay._internal.process.workdir import resolve
 
 
@@ -33,7 +34,9 @@ class ProcessSpec:
             (os.fsencode(key), None if value is None else os.fsencode(value))
             for key, value in (*self.overrides, *(extra or {}).items())
         ]
-        inherited = _inherited_environment()
+        inherited: Mapping[bytes, bytes] | None = environ_bytes()
+        if inherited is None:
+            inherited = os.environb
         if all(inherited.get(key) == value for key, value in changes):
             return None
         merged = dict(inherited)
@@ -55,16 +58,6 @@ class ProcessSpec:
         lines = [f"{key}={shlex.quote(value)} \\" for key, value in self.overrides if value is not None]
         lines.append(shlex.join(self.command))
         return "\n".join(lines)
-
-
-def _inherited_environment() -> Mapping[bytes, bytes]:
-    # CPython keeps the environment as a dict of bytes: copying it is one C
-    # call, where ``dict(os.environb)`` goes through the mapping key by key
-    # (tens of microseconds a run).
-    data = getattr(os.environ, "_data", None)
-    if isinstance(data, dict) and isinstance(next(iter(data), b""), bytes):
-        return data
-    return os.environb
 
 
 def display_name(name: str | None) -> str:

@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from launchbay._internal.environ import environ_bytes
 from launchbay._internal.exits import ExitReason
 from launchbay._internal.records import supervisors
 from launchbay._internal.records.model import RunRecord, RunStatus, new_id
@@ -80,16 +81,16 @@ _SETTING_BYTES = RECORD_RUNS_ENV.encode()
 def _setting_in_another_case() -> str | None:
     """``LAUNCHBAY_RECORD_RUNS`` spelled in another case (the settings' names
     match in any case). Asked for each API run: the keys are looked at as
-    CPython keeps them (bytes, undecoded), by their length first."""
+    they are kept (``environ_bytes``), by their length first."""
     raw = os.environ.get(RECORD_RUNS_ENV.lower())
     if raw is not None:
         return raw
-    data = getattr(os.environ, "_data", None)
-    if not isinstance(data, dict):  # not CPython: its public face
+    data = environ_bytes()
+    if data is None:  # kept otherwise: its public face
         return next((os.environ[key] for key in os.environ if key.upper() == RECORD_RUNS_ENV), None)
     size = len(_SETTING_BYTES)
-    for key in data:  # (str keys, on Windows, are upper case: found by the exact name)
-        if len(key) == size and isinstance(key, bytes) and key.upper() == _SETTING_BYTES:
+    for key in data:
+        if len(key) == size and key.upper() == _SETTING_BYTES:
             return os.environ.get(os.fsdecode(key))
     return None
 
