@@ -49,6 +49,11 @@ def scale_process(ctx: Context) -> list[Row]:
     rows: list[Row] = []
     anyio_runs: list[dict[str, Any]] = []
     pidfd_runs: list[dict[str, Any]] = []
+
+    def one(impl: str, env: dict[str, str] | None = None, timeout: float = 1800) -> dict[str, Any]:
+        args = {"impl": impl, "count": count, "seconds": seconds}
+        return run_worker(ctx, ctx.python, "scale_process", args, env=env, timeout=timeout, sample_every=0.1)
+
     for setting, reps in (("auto", ctx.pick(2, 1)), ("session", 1)):
         mechanism = _in_effect(ctx, setting)
         env = worker_environment({"LAUNCHBAY_CONTAINMENT": setting})
@@ -56,41 +61,14 @@ def scale_process(ctx: Context) -> list[Row]:
         arms = ["floor", "launchbay"]
         for rep in range(reps):
             for arm in arms if rep % 2 == 0 else arms[::-1]:
-                got = run_worker(
-                    ctx,
-                    ctx.python,
-                    "scale_process",
-                    {"impl": arm, "count": count, "seconds": seconds},
-                    env=env,
-                    timeout=3600,
-                    sample_every=0.1,
-                )
+                got = one(arm, env=env, timeout=3600)
                 runs[arm].append(got)
                 log(f"scale-process {setting} {arm}: {_brief(got)}")
         if not anyio_runs:
-            anyio_runs.append(
-                run_worker(
-                    ctx,
-                    ctx.python,
-                    "scale_process",
-                    {"impl": "anyio", "count": count, "seconds": seconds},
-                    timeout=1800,
-                    sample_every=0.1,
-                )
-            )
+            anyio_runs.append(one("anyio"))
             log(f"scale-process anyio: {_brief(anyio_runs[0])}")
         if not pidfd_runs:
-            pidfd_runs += [
-                run_worker(
-                    ctx,
-                    ctx.python,
-                    "scale_process",
-                    {"impl": impl, "count": count, "seconds": seconds},
-                    timeout=1800,
-                    sample_every=0.1,
-                )
-                for impl in ("floor", "pidfd-loop")
-            ]
+            pidfd_runs += [one("floor"), one("pidfd-loop")]
             log(f"scale-process floor, pidfd-loop: {_brief(pidfd_runs[0])}; {_brief(pidfd_runs[1])}")
             rows.append(_least_loop_row(count, seconds, *pidfd_runs))
         rows += _process_rows(count, seconds, mechanism, runs, anyio_runs[0])
