@@ -12,7 +12,7 @@ PostgreSQL when ``LAUNCHBAY_DATABASE_URL`` names one)::
     ended = runs.wait(record.id)        # sync-compatible: ``await runs.wait(...)`` in async code
     print(ended.status_code, ended.exit_reason)
 
-Records are typed (``RunRecord``, a frozen dataclass). A record whose
+Records are typed (``RunRecord``, an immutable named tuple). A record whose
 supervisor died without recording the end is ``lost`` -- unless its engine
 (Docker, Kubernetes) still knows how the run ended: then that is recorded.
 """

@@ -10,8 +10,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import NamedTuple
 
 from launchbay.exceptions import InfrastructureNotAvailable, InfrastructureNotFound
 
@@ -39,8 +38,11 @@ def _ascii_int(text: str) -> int | None:
     return int(text)
 
 
-@dataclass(frozen=True)
-class ProcessPid:
+# Named tuples, not dataclasses: the CLI's fast path loads this module, and
+# ``dataclasses`` (with ``inspect``) costs a start several milliseconds.
+
+
+class ProcessPid(NamedTuple):
     host: str
     pid: int
     start_ticks: int | None  # None: an older id without the start time
@@ -50,8 +52,7 @@ class ProcessPid:
         return f"{self.host}:{self.pid}{suffix}"
 
 
-@dataclass(frozen=True)
-class DockerPid:
+class DockerPid(NamedTuple):
     base_url: str
     container_id: str
 
@@ -59,8 +60,7 @@ class DockerPid:
         return f"{self.base_url}:{self.container_id}"
 
 
-@dataclass(frozen=True)
-class KubernetesPid:
+class KubernetesPid(NamedTuple):
     cluster_uid: str
     namespace: str
     job_name: str
@@ -94,6 +94,8 @@ def parse_process_pid(text: str) -> ProcessPid:
 def parse_docker_pid(text: str) -> DockerPid:
     """``BASE_URL:CONTAINER_ID``; a base URL that is not a URL is one this kind
     cannot reach: InfrastructureNotAvailable."""
+    from urllib.parse import urlsplit
+
     base_url, colon, container_id = text.rpartition(":")
     try:
         scheme = urlsplit(base_url).scheme if colon else ""

@@ -25,7 +25,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
 
-    home: Path = Field(default=FIELDS["home"][0], description=FIELDS["home"][1])
+    home: Path = Field(default=Path(FIELDS["home"][0]), description=FIELDS["home"][1])
     api_url: str | None = Field(default=None, description=FIELDS["api_url"][1])
     api_dns_name: str | None = Field(default=None, description=FIELDS["api_dns_name"][1])
     database_url: str | None = Field(default=None, description=FIELDS["database_url"][1])

@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 from launchbay._internal.environ import environ_bytes
 
@@ -16,7 +18,7 @@ ENV_PREFIX = "LAUNCHBAY_"
 
 # field -> (default, description); the order is the order of the model's fields.
 FIELDS: dict[str, tuple[Any, str]] = {
-    "home": (Path("~/.launchbay"), "Where launchbay keeps its files."),
+    "home": ("~/.launchbay", "Where launchbay keeps its files."),  # text: pathlib costs a CLI start
     "api_url": (None, "URL of an API the launched work should call back to."),
     "api_dns_name": (None, "Name that replaces localhost in the API URL given to Kubernetes jobs."),
     "database_url": (None, "Block store: sqlite:///path or postgresql://... (default: SQLite file in HOME)."),
@@ -59,6 +61,8 @@ def normalize_home(value: Path) -> Path:
     """``~`` expanded and a relative path made absolute against the caller's
     directory now: a run started elsewhere (its own temporary directory) must
     find the same HOME."""
+    from pathlib import Path
+
     return Path(normalize_home_text(os.fspath(value)))
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any
 
 from launchbay._internal.exits import CANCEL_GRACE_SECONDS
@@ -17,12 +16,21 @@ class Escalated(Exception):
     """A second signal arrived during the grace: kill now."""
 
 
-@dataclass
 class StopRequest:
-    signum: int = signal.SIGTERM
-    grace_seconds: float = CANCEL_GRACE_SECONDS
-    escalated: bool = False
-    _event: Any = field(default=None, repr=False)
+    # A plain class (not a dataclass): the CLI's fast path loads this module.
+    def __init__(
+        self,
+        signum: int = signal.SIGTERM,
+        grace_seconds: float = CANCEL_GRACE_SECONDS,
+        escalated: bool = False,
+    ) -> None:
+        self.signum = signum
+        self.grace_seconds = grace_seconds
+        self.escalated = escalated
+        self._event: Any = None
+
+    def __repr__(self) -> str:
+        return f"StopRequest(signum={self.signum!r}, grace_seconds={self.grace_seconds!r}, escalated={self.escalated!r})"
 
     def escalate(self) -> None:
         self.escalated = True

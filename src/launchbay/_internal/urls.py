@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 API_URL_ENV = "LAUNCHBAY_API_URL"
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
@@ -12,6 +11,8 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1")
 
 def url_host(url: str) -> str | None:
     """The URL's host, lower-cased; None when the URL does not parse or has none."""
+    from urllib.parse import urlsplit  # here: the CLI's fast path never asks
+
     try:
         return urlsplit(url).hostname  # already lower-cased by urllib
     except ValueError:
@@ -26,6 +27,8 @@ def is_local(url: str | None) -> bool:
 def replace_host(url: str, new_host: str) -> str:
     """``url`` with its host (only: never a user, password, port or path)
     replaced by ``new_host``, whatever the case it was written in."""
+    from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     host = parts.hostname or ""
     userinfo, at, hostport = parts.netloc.rpartition("@")

@@ -68,7 +68,7 @@ def parse_fast(args: list[str]) -> tuple[ParsedFlags, list[str]] | None:
             return None
         flag = valued[spelling]
         try:
-            typed = flag.value_type(value)
+            typed = flag.parse(value)
         except ValueError:
             return None  # the full CLI explains what is wrong
         if flag.form == REPEATED:
@@ -92,10 +92,30 @@ def simple_run(args: list[str]) -> SimpleRun | None:
     return SimpleRun(flags, command, env)
 
 
+def _prepare_supervisor_meanwhile() -> None:
+    """Choose the containment and start the watchdog in a thread while this
+    one loads the rest: the first move into a cgroup waits some milliseconds
+    in the kernel, with nothing for this process to do. The run itself waits
+    for both (their locks), so nothing is spawned before they are done; a
+    failure is left for the run to meet and report."""
+    import threading
+
+    def prepare() -> None:
+        try:
+            from launchbay._internal.process.supervisor import prepare
+
+            prepare()
+        except Exception:  # the run meets it again and says what it is
+            pass
+
+    threading.Thread(target=prepare, name="launchbay-prepare", daemon=True).start()
+
+
 def run_simple(run: SimpleRun) -> int | None:
     """Run a plain process from the parsed flags, as ``launchbay run`` does
     through the framework; None when it cannot (no file descriptors to hand
     the child), and the full CLI takes over."""
+    _prepare_supervisor_meanwhile()
     from launchbay import settings
     from launchbay._internal.process import runner
     from launchbay._internal.process.spec import build_spec

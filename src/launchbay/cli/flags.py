@@ -8,7 +8,10 @@ import (plain classes, no dataclasses): the fast path loads it on every short ru
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # How a flag is parsed.
 SWITCH = "switch"  # --flag: True when given
@@ -34,6 +37,12 @@ PROCESS_PANEL = "Process"
 RESOURCES_PANEL = "Resources (Docker, Kubernetes)"
 DOCKER_PANEL = "Docker"
 KUBERNETES_PANEL = "Kubernetes"
+
+
+class PathValue:
+    """The value type of a path flag: ``pathlib.Path`` as typer reads it
+    (``parameters.py``); the fast path keeps the text as given, which the run
+    resolves the same way (``pathlib`` would cost each start milliseconds)."""
 
 
 class Flag:
@@ -62,7 +71,7 @@ class Flag:
         help: str,
         panel: str | None = None,
         metavar: str | None = None,
-        value_type: type[str] | type[Path] | type[int] | type[float] = str,
+        value_type: type[str] | type[PathValue] | type[int] | type[float] = str,
         kinds: tuple[str, ...] = EVERY_KIND,
         field: str | None = None,
         commands: tuple[str, ...] = INFRA_COMMANDS,
@@ -79,6 +88,12 @@ class Flag:
         self.field = field  # the block field it sets; None when it sets none directly
         self.commands = commands
         self.fast = fast  # the fast path of `run` takes it (a plain local process)
+
+    def parse(self, value: str) -> str | int | float:
+        """One value as the fast path reads it (ValueError when it is not one)."""
+        if self.value_type is PathValue:
+            return value
+        return self.value_type(value)  # type: ignore[call-arg, return-value]
 
     def default(self) -> bool | list[object] | None:
         """The value when the flag is not given."""
@@ -210,7 +225,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "working_dir",
         form=VALUE,
-        value_type=Path,
+        value_type=PathValue,
         metavar="DIR",
         help="Directory to run the process in (default: a fresh temporary one).",
         panel=PROCESS_PANEL,
@@ -345,7 +360,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "job_file",
         form=VALUE,
-        value_type=Path,
+        value_type=PathValue,
         metavar="FILE",
         help="Job manifest (YAML or JSON) to start from.",
         panel=KUBERNETES_PANEL,
@@ -447,7 +462,7 @@ class ParsedFlags:
     no_stream: bool
     timeout: float | None
     grace: float | None
-    working_dir: Path | None
+    working_dir: str | Path | None  # text on the fast path
     cpus: float | None
     memory: str | None
     gpus: str | None
@@ -462,7 +477,7 @@ class ParsedFlags:
     auto_remove: bool
     registry: str | None
     namespace: str | None
-    job_file: Path | None
+    job_file: str | Path | None
     customization: str | None
     cluster_config: str | None
     service_account: str | None

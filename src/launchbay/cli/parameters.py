@@ -6,11 +6,12 @@ import functools
 import inspect
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Optional, TypeVar
 
 import typer
 
-from launchbay.cli.flags import REPEATED, SWITCH, Flag, FlagError, ParsedFlags, flags_of
+from launchbay.cli.flags import REPEATED, SWITCH, Flag, FlagError, ParsedFlags, PathValue, flags_of
 
 CommandT = TypeVar("CommandT", bound=Callable[..., None])
 
@@ -20,9 +21,9 @@ def annotation(flag: Flag) -> object:
     (Spelled as calls: these are values made at run time, not annotations.)"""
     if flag.form == SWITCH:
         return bool
-    value_type: object = flag.value_type
+    value_type: object = Path if flag.value_type is PathValue else flag.value_type
     if flag.form == REPEATED:
-        value_type = list.__class_getitem__(flag.value_type)
+        value_type = list.__class_getitem__(value_type)
     return Optional.__getitem__(value_type)
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 def test_a_watchdog_that_died_is_started_again_before_the_next_run() -> None:
     assert Process(command=["true"], stream_output=False).run().status_code == 0
     first = WATCHDOG.pid
-    assert first is not None and watchdog.process_key(first) is not None
+    assert first is not None and procfs.process_key(first) is not None
     os.kill(first, signal.SIGKILL)
     deadline = time.monotonic() + 5
     while (stat := procfs.read_stat(first)) is not None and stat.running and time.monotonic() < deadline:
@@ -30,7 +30,7 @@ def test_a_watchdog_that_died_is_started_again_before_the_next_run() -> None:
     assert Process(command=["true"], stream_output=False).run().status_code == 0
     second = WATCHDOG.pid
     assert second is not None and second != first
-    assert watchdog.process_key(second) is not None  # alive, watching us again
+    assert procfs.process_key(second) is not None  # alive, watching us again
 
 
 def test_the_sweep_of_a_dead_supervisor_finds_its_session_runs_by_their_marker(tmp_path: Path) -> None:

@@ -55,12 +55,13 @@ def test_values_a_newer_launchbay_wrote_are_read_not_fatal() -> None:
 
 
 def test_a_record_read_from_a_row_has_every_field() -> None:
-    import dataclasses
-
-    record = RunRecord(id=new_id(), kind="process", command=("true",), created=datetime.now(timezone.utc))
+    record = RunRecord(
+        id=new_id(), kind="process", command=("true",), created=datetime.now(timezone.utc), labels={"a": "b"}
+    )
     read = RunRecord.from_row(record.to_row())
-    assert set(vars(read)) == {field.name for field in dataclasses.fields(RunRecord)}
+    assert read._asdict() == record._asdict()
     assert read == record and hash(read) == hash(record)
+    assert record._replace(status_code=3).status_code == 3 and record.status_code is None  # immutable
 
 
 def test_json_columns_are_read_as_json_loads_reads_them() -> None:

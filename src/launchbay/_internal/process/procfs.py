@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class ProcStat:
+class ProcStat(NamedTuple):
     pid: int
     state: str
     ppid: int
@@ -110,3 +109,9 @@ def cgroups_of(pid: int | str) -> dict[str, str]:
             if controller:
                 found[controller] = path
     return found
+
+
+def process_key(pid: int) -> str | None:
+    """``<pid>@<start ticks>`` of a live process, or None."""
+    stat = read_stat(pid)
+    return None if stat is None or not stat.running else f"{pid}@{stat.start_ticks}"

@@ -26,15 +26,15 @@ import sys
 import time
 from collections.abc import Callable, Generator
 from contextlib import ExitStack
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from launchbay._internal import pids
 from launchbay._internal.exits import ExitReason, signal_name
 from launchbay._internal.process import containment, procfs, startgate
 from launchbay._internal.process.registry import REGISTRY, RunEntry, entries_for, note_stopping
 from launchbay._internal.process.spec import ProcessSpec, display_name
-from launchbay._internal.process.watchdog import WATCHDOG, process_key
+from launchbay._internal.process.supervisor import SUPERVISOR
+from launchbay._internal.process.watchdog import WATCHDOG
 from launchbay._internal.process.workdir import working_directory
 from launchbay._internal.stopping import Escalated, StopRequest, current_stop_request
 from launchbay.exceptions import InfrastructureError, InfrastructureNotAvailable, InfrastructureNotFound
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from anyio.abc import TaskStatus
 
     from launchbay._internal.output import OutputRelay
-
-CONTAINMENT_ENV = "LAUNCHBAY_CONTAINMENT"
 
 # Liveness polls start fast (a process that exits on SIGTERM is seen within
 # milliseconds) and back off to at most once a second.
@@ -73,8 +71,7 @@ _EXIT_HINTS = {
 }
 
 
-@dataclass(frozen=True)
-class RunOutcome:
+class RunOutcome(NamedTuple):
     """How a process run ended, for the block to wrap in its result."""
 
     identifier: str
@@ -85,41 +82,6 @@ class RunOutcome:
 
 # --- the supervising process ----------------------------------------------------------------
 
-
-class Supervisor:
-    """This process as the supervisor of its runs: its own id, and the
-    containment it uses (chosen once per setting)."""
-
-    def __init__(self) -> None:
-        self._pid = -1
-        self._key = ""
-        self.host = ""
-        # Set by processes that exist to supervise (the CLI): with session
-        # containment they also become the child subreaper.
-        self.claims_orphans = False
-
-    @property
-    def key(self) -> str:
-        if self._pid != os.getpid():  # first use, or a forked child
-            self.host = pids.this_host()
-            key = process_key(os.getpid())
-            if key is None and os.path.isdir("/proc/self"):
-                return f"{os.getpid()}@0"  # /proc unreadable just now (no free descriptor): not kept
-            self._pid, self._key = os.getpid(), key or f"{os.getpid()}@0"
-        return self._key
-
-    def containment(self) -> containment.Containment:
-        setting = os.environ.get(CONTAINMENT_ENV, "auto").strip().lower() or "auto"
-        try:
-            chosen = containment.select(setting, self.key)
-        except containment.ContainmentError as exc:
-            raise InfrastructureError(str(exc)) from None
-        if self.claims_orphans and chosen.mechanism == "session":
-            containment.become_subreaper()
-        return chosen
-
-
-SUPERVISOR = Supervisor()
 
 # The scopes of the runs this process is watching now (for job control).
 ACTIVE_SCOPES: set[containment.Scope] = set()
@@ -670,8 +632,7 @@ def direct_output_fds() -> tuple[int, int] | None:
 # --- runs named by their id (kill, attach; any process) -------------------------------------------
 
 
-@dataclass(frozen=True)
-class NamedRun:
+class NamedRun(NamedTuple):
     """A live run, verified from its id."""
 
     identifier: str

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from launchbay._internal.environ import environ_bytes
 from launchbay._internal.process.workdir import resolve
 
 
-@dataclass(frozen=True)
-class ProcessSpec:
+class ProcessSpec(NamedTuple):
     command: tuple[str, ...]
     # What launchbay sets on top of the inherited environment (None removes).
     overrides: tuple[tuple[str, str | None], ...]

@@ -34,12 +34,6 @@ from launchbay._internal.process import containment, procfs, registry, workdir
 _WORKDIR_PREFIX = "launchbay-"
 
 
-def process_key(pid: int) -> str | None:
-    """``<pid>@<start ticks>`` of a live process, or None."""
-    stat = procfs.read_stat(pid)
-    return None if stat is None or not stat.running else f"{pid}@{stat.start_ticks}"
-
-
 def _alive(key: str) -> bool:
     pid, _, start = key.partition("@")
     if not pid.isdigit():

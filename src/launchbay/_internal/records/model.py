@@ -1,7 +1,8 @@
 """A run's record (SPEC 14): what ran, where, who watches it and how it ended.
 
-Plain frozen dataclasses and the stdlib only: records are written on the CLI's
-fast path, which must not load pydantic.
+A named tuple and the stdlib only: records are written on the CLI's fast
+path, which must not load pydantic (nor ``dataclasses``, whose ``inspect``
+costs a start several milliseconds).
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from launchbay._internal.exits import ExitReason
 from launchbay.exceptions import LaunchbayError
@@ -60,8 +61,7 @@ def new_id() -> str:
     return os.urandom(ID_BYTES).hex()
 
 
-@dataclass(frozen=True)
-class RunRecord:
+class RunRecord(NamedTuple):
     """One run. ``status`` is ``running`` until the end is recorded
     (``exited``) or its supervisor is found dead without one (``lost``)."""
 
@@ -71,7 +71,7 @@ class RunRecord:
     created: datetime
     name: str | None = None
     infrastructure_pid: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+    labels: Mapping[str, str] = MappingProxyType({})
     block: str | None = None  # TYPE/NAME of the saved block it ran from
     status: RunStatus = RunStatus.RUNNING
     status_code: int | None = None
@@ -83,6 +83,10 @@ class RunRecord:
     supervisor: str | None = None
     detached: bool = False
     log: str | None = None  # the output's log file (a detached process run)
+
+    def __hash__(self) -> int:
+        # Every field but the labels (a mapping): equal records hash alike.
+        return hash(self[:6] + self[7:])
 
     @property
     def short_id(self) -> str:
@@ -158,30 +162,29 @@ class RunRecord:
             detached,
             log,
         ) = row
-        # ``ps -a`` reads every row: the fields are set at once, as the frozen
-        # dataclass's __init__ would set them one by one (object.__setattr__ per
-        # field is most of a record's cost). Every field is given here
-        # (test_model checks that none is left out).
-        record = object.__new__(cls)
-        record.__dict__.update(
-            id=id_,
-            kind=kind,
-            command=tuple(_json(command, [])),
-            created=datetime.fromtimestamp(float(created), timezone.utc),
-            name=name,
-            infrastructure_pid=infrastructure_pid,
-            labels=dict(_json(labels, {})),
-            block=block,
-            status=_STATUSES.get(status, RunStatus.LOST),  # written by a newer launchbay: shown, not fatal
-            status_code=None if status_code is None else int(status_code),
-            exit_reason=None if exit_reason is None else _EXIT_REASONS.get(exit_reason, ExitReason.UNKNOWN),
-            reason=reason,
-            ended=None if ended is None else datetime.fromtimestamp(float(ended), timezone.utc),
-            supervisor=supervisor,
-            detached=bool(detached),
-            log=log,
+        # ``ps -a`` reads every row: the tuple is made at once, in field order,
+        # without the keyword handling of ``RunRecord(...)``.
+        return tuple.__new__(
+            cls,
+            (
+                id_,
+                kind,
+                tuple(_json(command, [])),
+                datetime.fromtimestamp(float(created), timezone.utc),
+                name,
+                infrastructure_pid,
+                dict(_json(labels, {})),
+                block,
+                _STATUSES.get(status, RunStatus.LOST),  # written by a newer launchbay: shown, not fatal
+                None if status_code is None else int(status_code),
+                None if exit_reason is None else _EXIT_REASONS.get(exit_reason, ExitReason.UNKNOWN),
+                reason,
+                None if ended is None else datetime.fromtimestamp(float(ended), timezone.utc),
+                supervisor,
+                bool(detached),
+                log,
+            ),
         )
-        return record
 
 
 _STATUSES = {status.value: status for status in RunStatus}

@@ -254,9 +254,7 @@ def _nothing() -> None:
 
 
 def _replace(record: RunRecord, **changes: Any) -> RunRecord:
-    import dataclasses
-
-    return dataclasses.replace(record, **changes)
+    return record._replace(**changes)
 
 
 _warned = False

@@ -21,9 +21,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from launchbay._internal.records import schema
 from launchbay._internal.records.model import AmbiguousRun, RunNameInUse, RunNotFound, RunRecord, RunStatus
@@ -31,6 +29,8 @@ from launchbay._internal.urls import redact_url
 from launchbay.exceptions import StoreError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import psycopg
 
 _COLUMNS = ", ".join(schema.RUN_COLUMNS)
@@ -236,9 +236,10 @@ class SQLiteRecordStore(RecordStore):
     """The records in a SQLite file. ``setting`` names what chose the file, for
     messages: ``LAUNCHBAY_HOME`` for the default store."""
 
-    def __init__(self, path: Path, *, setting: str = "LAUNCHBAY_DATABASE_URL") -> None:
-        self.path = path
-        self.url = f"sqlite:///{path}"
+    def __init__(self, path: str | os.PathLike[str], *, setting: str = "LAUNCHBAY_DATABASE_URL") -> None:
+        # The file as text: ``pathlib`` costs the CLI's fast path milliseconds.
+        self.file = os.fspath(path)
+        self.url = f"sqlite:///{self.file}"
         self.setting = setting
         self._connection: sqlite3.Connection | None = None
         self._ready = False  # the schema was found current by this object
@@ -246,8 +247,14 @@ class SQLiteRecordStore(RecordStore):
         # runs: one transaction at a time.
         self._lock = threading.RLock()
 
+    @property
+    def path(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.file)
+
     def describe(self) -> str:
-        return str(self.path)
+        return self.file
 
     def close(self) -> None:
         with self._lock:
@@ -260,13 +267,11 @@ class SQLiteRecordStore(RecordStore):
 
     def _error(self, exc: sqlite3.Error, action: str) -> StoreError:
         hint = f"set {self.setting} to another {'directory' if self.setting == 'LAUNCHBAY_HOME' else 'store'}"
-        return StoreError(f"Cannot {action} the run records in {self.path}: {_first_line(exc)}; {hint}.")
+        return StoreError(f"Cannot {action} the run records in {self.file}: {_first_line(exc)}; {hint}.")
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            connection = sqlite3.connect(
-                str(self.path), timeout=30, isolation_level=None, check_same_thread=False
-            )
+            connection = sqlite3.connect(self.file, timeout=30, isolation_level=None, check_same_thread=False)
             # A committed record survives a crash of any process; only a power
             # loss may take the last ones (WAL, as the block store uses).
             connection.execute("PRAGMA synchronous=NORMAL")
@@ -275,25 +280,25 @@ class SQLiteRecordStore(RecordStore):
 
     def _create_file(self) -> None:
         """HOME (0700) and the file (0600) are made before SQLite touches them."""
-        directory = self.path.parent
+        directory = os.path.dirname(self.file) or "."
         try:
-            info = directory.stat()
+            info = os.stat(directory)
         except FileNotFoundError:
             try:
-                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.makedirs(directory, mode=0o700, exist_ok=True)
             except OSError as exc:
                 raise StoreError(
-                    f"Cannot create the run records in {self.path}: {exc.strerror or exc} ({directory})."
+                    f"Cannot create the run records in {self.file}: {exc.strerror or exc} ({directory})."
                 ) from None
         else:
             if not stat.S_ISDIR(info.st_mode):
                 raise StoreError(f"{self.setting} {directory} is not a directory: point it at a directory.")
-        if not self.path.exists():
+        if not os.path.exists(self.file):
             try:
-                os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+                os.close(os.open(self.file, os.O_CREAT | os.O_RDWR, 0o600))
             except OSError as exc:
                 raise StoreError(
-                    f"Cannot create the run records in {self.path}: {exc.strerror or exc}."
+                    f"Cannot create the run records in {self.file}: {exc.strerror or exc}."
                 ) from None
 
     def _version(self, connection: sqlite3.Connection) -> int | None:
@@ -317,7 +322,7 @@ class SQLiteRecordStore(RecordStore):
 
     @contextmanager
     def _read_unlocked(self) -> Iterator[sqlite3.Connection | None]:
-        if not self.path.exists():
+        if not os.path.exists(self.file):
             yield None
             return
         try:
@@ -344,7 +349,7 @@ class SQLiteRecordStore(RecordStore):
         action = "write"
         if create:
             self._create_file()
-        elif not self.path.exists():
+        elif not os.path.exists(self.file):
             yield None
             return
         try:
@@ -437,6 +442,8 @@ class PostgresRecordStore(RecordStore):
         return isinstance(exc, psycopg.errors.UniqueViolation)
 
     def _reason(self, exc: BaseException) -> str:
+        from urllib.parse import urlsplit
+
         reason = _first_line(exc)
         password = urlsplit(self.url).password
         return reason.replace(password, "***") if password else reason
@@ -525,13 +532,15 @@ def open_record_store(url: str | None = None) -> RecordStore:
     """The store ``url`` names, else the one the environment's settings name
     (read without building the settings model)."""
     if url is None:
-        from launchbay._internal.settings_source import FIELDS, normalize_home, read_environment
+        from launchbay._internal.settings_source import FIELDS, normalize_home_text, read_environment
 
         environment = read_environment()
         url = environment.get("database_url") or None
         if url is None:
-            home = normalize_home(Path(environment.get("home") or FIELDS["home"][0]))
-            return SQLiteRecordStore(home / "launchbay.db", setting="LAUNCHBAY_HOME")
+            home = normalize_home_text(environment.get("home") or FIELDS["home"][0])
+            return SQLiteRecordStore(os.path.join(home, "launchbay.db"), setting="LAUNCHBAY_HOME")
+    from urllib.parse import urlsplit, urlunsplit
+
     scheme = urlsplit(url).scheme.split("+", 1)[0].lower()
     if scheme == "sqlite":
         path = url.split("://", 1)[1]
@@ -541,7 +550,7 @@ def open_record_store(url: str | None = None) -> RecordStore:
             raise StoreError(
                 "LAUNCHBAY_DATABASE_URL=sqlite:// needs a file path, e.g. sqlite:////tmp/launchbay.db"
             )
-        return SQLiteRecordStore(Path(path).expanduser())
+        return SQLiteRecordStore(os.path.expanduser(path))
     if scheme in ("postgresql", "postgres"):
         return PostgresRecordStore(urlunsplit(urlsplit(url)._replace(scheme="postgresql")))
     raise StoreError(
