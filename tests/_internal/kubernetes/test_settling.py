@@ -157,3 +157,64 @@ def test_pod_events_refused_leave_the_runs_alone() -> None:
             assert paths == ["/api/v1/namespaces/ns/events"]
 
     run(main)
+
+
+def test_the_events_watch_opens_with_the_first_progress_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs whose pods start at once never open the events watch; the first
+    progress line opens it, and the pods seen before it have their events read
+    once (one LIST each), those seen well after it none."""
+    requests: list[tuple[str, str]] = []
+    pulling = {
+        "metadata": {"name": "e1", "resourceVersion": "8"},
+        "involvedObject": {"kind": "Pod", "uid": "uid-j-abc"},
+        "reason": "Pulling",
+        "message": 'Pulling image "app:1"',
+        "lastTimestamp": "2026-01-01T00:00:02Z",
+    }
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        watch = bool(request.query.get("watch"))
+        kind = request.path.rsplit("/", 1)[-1]
+        requests.append((("WATCH " if watch else "LIST ") + kind, request.query.get("fieldSelector", "")))
+        if not watch:
+            items = (
+                [pulling] if "involvedObject.uid=uid-j-abc" in request.query.get("fieldSelector", "") else []
+            )
+            return web.json_response({"metadata": {"resourceVersion": "7"}, "items": items})
+        response = web.StreamResponse()
+        await response.prepare(request)
+        if kind == "pods":  # one pod, seen by the watch (not a LIST)
+            added = {
+                "type": "ADDED",
+                "object": {**raw_pod(), "metadata": {**raw_pod()["metadata"], "resourceVersion": "9"}},
+            }
+            await response.write(json.dumps(added).encode() + b"\n")
+        await anyio.sleep(30)
+        return response
+
+    async def main() -> None:
+        async with serving(handler) as api:
+            watcher = NamespaceWatcher(api, "ns")
+            try:
+                watcher._start()
+                with anyio.fail_after(10):
+                    while "j-abc" not in watcher.pods:
+                        await anyio.sleep(0.01)
+                assert not [r for r in requests if r[0].endswith("events")]  # nothing asked for them yet
+                first = watcher.pods["j-abc"]
+                assert [e.reason for e in await watcher.pod_events(first, wait=10)] == ["Pulling"]
+                assert requests.count(("LIST events", "involvedObject.kind=Pod")) == 1
+                assert requests.count(("WATCH events", "involvedObject.kind=Pod")) == 1
+                assert requests.count(("LIST events", "involvedObject.uid=uid-j-abc")) == 1
+                await watcher.pod_events(first, wait=10)  # read once, not again
+                assert requests.count(("LIST events", "involvedObject.uid=uid-j-abc")) == 1
+                # A pod first seen once the events watch runs: its events come by the watch.
+                monkeypatch.setattr(watcher_module, "EVENTS_LAG_SECONDS", 0.0)
+                later = raw_pod("j-later")
+                watcher._apply_event(watcher._kinds["pods"], {"type": "ADDED", "object": later})
+                assert await watcher.pod_events(watcher.pods["j-later"], wait=10) == []
+                assert not [r for r in requests if "uid-j-later" in r[1]]
+            finally:
+                await watcher.aclose()
+
+    run(main)

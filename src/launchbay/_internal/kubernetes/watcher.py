@@ -7,13 +7,15 @@ that job or one of its pods changes; however many runs there are, the
 namespace costs two open watches and no thread.
 
 Pod events: a pod slow to start says what it waits for (``progress``), and
-only the kubelet's events say it is pulling its image. A third loop, started
-with the other two, watches the namespace's pod events and serves every run:
-no request per progress line. It watches from its start on (a one-item LIST
-gives the resourceVersion: a busy namespace holds thousands of events, which
-are not read); a pod that may have had events before (one a LIST found) has
-them read once, by one LIST of them, if it needs a progress line. Its failure
-(no right to list events) leaves the jobs and pods alone.
+only the kubelet's events say it is pulling its image. A third loop watches
+the namespace's pod events and serves every run: no request per progress
+line. The first progress line starts it (runs whose pods start at once never
+pay for it); it watches from then on (a one-item LIST gives the
+resourceVersion: a busy namespace holds thousands of events, which are not
+read). A pod that may have had events before (one seen before the events
+watch began, or a LIST found) has them read once, by one LIST of them, if it
+needs a progress line. Its failure (no right to list events) leaves the jobs
+and pods alone.
 
 The loops run until the connection closes (``connection``: some seconds
 after its last run), so runs that follow one another share them too.
@@ -31,6 +33,7 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -60,6 +63,9 @@ WATCH_JITTER = 0.2
 WATCH_READ_TIMEOUT = WATCH_SECONDS * (1 + WATCH_JITTER) + 30
 LIST_PAGE_SIZE = 500
 FIRST_RETRY_SECONDS = 0.2
+# A pod first seen this soon after the events watch began may have had events
+# before it (see _events_may_predate).
+EVENTS_LAG_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 5.0
 
 
@@ -195,8 +201,9 @@ class NamespaceWatcher:
         self.events_failure: BaseException | None = None
         self._events_task: asyncio.Task[None] | None = None
         self._events_ready: anyio.Event | None = None
-        # Pods found by a LIST (not a watch event) may have had events before
-        # the events watch began: those are read once, when needed.
+        self._events_since: float | None = None  # when the events watch began (monotonic)
+        # Pods found by a LIST, or seen before the events watch began, may have
+        # had events it did not see: those are read once, when needed.
         self._listed: set[str] = set()
         self._read_back: set[str] = set()
 
@@ -262,7 +269,7 @@ class NamespaceWatcher:
         """Start the events loop unless it runs (or has given up); its ready event."""
         ready = self._events_ready
         if ready is None or self._events_task is None or (self._events_task.done() and not ready.is_set()):
-            self.events, self._events_ready = {}, (ready := anyio.Event())
+            self.events, self._events_ready, self._events_since = {}, (ready := anyio.Event()), None
             self._events_task = asyncio.get_running_loop().create_task(self._loop(self._events_kind))
         return ready
 
@@ -285,7 +292,6 @@ class NamespaceWatcher:
         self.jobs, self.pods, self._synced = {}, {}, {}
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._loop(kind)) for kind in self._kinds.values()]
-        self._start_events()
 
     def _stop(self) -> None:
         """Cancel the loops; they are awaited by ``aclose`` (cancellation is
@@ -295,6 +301,7 @@ class NamespaceWatcher:
             self._stopping.add(task)
         self._tasks, self._events_task, self.events_failure = [], None, None
         self.events, self._read_back, self._listed = {}, set(), set()
+        self._events_since = None
 
     async def aclose(self) -> None:
         self._stop()
@@ -370,7 +377,16 @@ class NamespaceWatcher:
 
     def _mark_events_ready(self) -> None:
         if self._events_ready is not None:
+            if self._events_since is None:
+                self._events_since = time.monotonic()
             self._events_ready.set()
+
+    def _events_may_predate(self) -> bool:
+        """Whether a pod first seen now may have had events the events watch
+        missed: it is not running, or began a moment ago (a pod created just
+        before its LIST is seen a little later)."""
+        since = self._events_since
+        return since is None or time.monotonic() - since < EVENTS_LAG_SECONDS
 
     async def _relist(self, kind: _Kind) -> str:
         """List everything (paginated, one consistent snapshot), reconcile the
@@ -467,6 +483,9 @@ class NamespaceWatcher:
                 for subscription in self._subscribers(pod.job_name):
                     subscription._on_pod_deleted(pod)
             else:
+                known = self.pods.get(pod.name)
+                if (known is None or known.uid != pod.uid) and self._events_may_predate():
+                    self._listed.add(pod.uid)
                 self.pods[pod.name] = pod
                 for subscription in self._subscribers(pod.job_name):
                     subscription._on_pod(pod)
