@@ -20,19 +20,23 @@ from launchbay.cli.flags import (
     VALUE,
     FlagError,
     ParsedFlags,
+    PathValue,
     is_given,
     key_values,
 )
 
 
 def test_parsed_flags_declares_exactly_the_tables_flags_with_their_types() -> None:
-    hints = typing.get_type_hints(ParsedFlags)
+    # A path flag is typed for both parsers: typer gives a Path, the fast path the text.
+    hints = typing.get_type_hints(ParsedFlags, localns={"Path": Path})
     expected: dict[str, object] = {}
     for flag in FLAGS:
         if flag.form == SWITCH:
             expected[flag.attribute] = bool
         elif flag.form == REPEATED:
             expected[flag.attribute] = list[flag.value_type]  # type: ignore[name-defined]
+        elif flag.value_type is PathValue:
+            expected[flag.attribute] = str | Path | None
         else:
             expected[flag.attribute] = flag.value_type | None
     assert hints == expected
@@ -53,7 +57,7 @@ def test_fast_flags_are_flags_of_a_plain_process_run() -> None:
         if flag.fast:
             assert RUN in flag.commands and PROCESS in flag.kinds, flag
             # nothing the fast path could misread: click's FLOAT is Python's float()
-            assert flag.value_type in (str, Path, float), flag
+            assert flag.value_type in (str, PathValue, float), flag
 
 
 @pytest.mark.parametrize("kind", EVERY_KIND)

@@ -12,17 +12,28 @@ from typer.testing import CliRunner
 
 from launchbay.cli import app as app_module
 from launchbay.cli import blocks as blocks_module
-from launchbay.cli.flags import PREVIEW, REPEATED, SAVE, SWITCH, Flag, FlagError, ParsedFlags, flags_of
+from launchbay.cli.flags import (
+    PREVIEW,
+    REPEATED,
+    SAVE,
+    SWITCH,
+    Flag,
+    FlagError,
+    ParsedFlags,
+    PathValue,
+    flags_of,
+)
 from launchbay.cli.parameters import with_flags
 
 
 def _arguments(flag: Flag, spelling: str) -> tuple[list[str], object]:
     if flag.form == SWITCH:
         return [spelling], True
-    text = {str: "some=value", Path: "/tmp/some dir", int: "7", float: "2.5"}[flag.value_type]
+    text = {str: "some=value", PathValue: "/tmp/some dir", int: "7", float: "2.5"}[flag.value_type]
+    typed = Path if flag.value_type is PathValue else flag.value_type  # typer reads a path as a Path
     if flag.form == REPEATED:
-        return [spelling, text, spelling, text], [flag.value_type(text)] * 2
-    return [spelling, text], flag.value_type(text)
+        return [spelling, text, spelling, text], [typed(text)] * 2
+    return [spelling, text], typed(text)
 
 
 def _parsed(module: Any, argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[ParsedFlags, list[str]]:
