@@ -189,7 +189,7 @@ def test_the_events_watch_opens_with_the_first_progress_line(monkeypatch: pytest
                 "object": {**raw_pod(), "metadata": {**raw_pod()["metadata"], "resourceVersion": "9"}},
             }
             await response.write(json.dumps(added).encode() + b"\n")
-        await anyio.sleep(30)
+        await anyio.sleep(5)  # open for the test's length (the server's close waits for it)
         return response
 
     async def main() -> None:
@@ -203,6 +203,9 @@ def test_the_events_watch_opens_with_the_first_progress_line(monkeypatch: pytest
                 assert not [r for r in requests if r[0].endswith("events")]  # nothing asked for them yet
                 first = watcher.pods["j-abc"]
                 assert [e.reason for e in await watcher.pod_events(first, wait=10)] == ["Pulling"]
+                with anyio.fail_after(10):  # the watch follows its LIST in its own task
+                    while ("WATCH events", "involvedObject.kind=Pod") not in requests:
+                        await anyio.sleep(0.01)
                 assert requests.count(("LIST events", "involvedObject.kind=Pod")) == 1
                 assert requests.count(("WATCH events", "involvedObject.kind=Pod")) == 1
                 assert requests.count(("LIST events", "involvedObject.uid=uid-j-abc")) == 1
