@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from launchbay.cli import app as app_module
@@ -58,3 +60,50 @@ def test_an_exit_code_that_is_not_a_number_is_ignored(
 
     monkeypatch.setattr(app_module, "build_app", fail)
     assert main(["preview", "--", "true"]) == 1
+
+
+def test_the_program_leaves_after_a_fast_run_with_everything_written(tmp_path: Path) -> None:
+    """``entry`` skips the interpreter's teardown after a fast-path run: the
+    exit code, launchbay's own lines, the run's output and its record are all
+    there, through pipes (block-buffered), as they are after a normal exit."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LAUNCHBAY_HOME": str(tmp_path), "LAUNCHBAY_RECORD_RUNS": "1"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "launchbay.cli",
+            "run",
+            "--name",
+            "quick",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 3
+    assert done.stdout == "out\n"
+    lines = done.stderr.splitlines()  # the child's line and ours, in either order
+    assert "err" in lines and lines[-1] == "launchbay: Process 'quick' exited with status code: 3"
+    listed = subprocess.run(
+        [sys.executable, "-m", "launchbay.cli", "ps", "-a", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    (record,) = [r for r in json.loads(listed.stdout) if r["name"] == "quick"]
+    assert record["status"] == "exited" and record["status_code"] == 3
+    # A full-CLI command still exits through the interpreter's own end.
+    shown = subprocess.run(
+        [sys.executable, "-m", "launchbay.cli", "--help"], capture_output=True, text=True, env=env
+    )
+    assert shown.returncode == 0 and "run" in shown.stdout

@@ -1,3 +1,3 @@
-from launchbay.cli.main import main
+from launchbay.cli.main import entry
 
-raise SystemExit(main())
+entry()

@@ -92,30 +92,39 @@ def simple_run(args: list[str]) -> SimpleRun | None:
     return SimpleRun(flags, command, env)
 
 
-def _prepare_supervisor_meanwhile() -> None:
+def prepare_supervisor_meanwhile() -> None:
     """Choose the containment and start the watchdog in a thread while this
     one loads the rest: the first move into a cgroup waits some milliseconds
     in the kernel, with nothing for this process to do. The run itself waits
     for both (their locks), so nothing is spawned before they are done; a
     failure is left for the run to meet and report."""
+    import sys
     import threading
 
-    def prepare() -> None:
-        try:
-            from launchbay._internal.process.supervisor import prepare
+    from launchbay._internal.process.supervisor import prepare
 
+    # The thread's few steps before that wait each give up the GIL (a file
+    # read, a mkdir); at the default 5 ms switch interval, this thread's
+    # imports would hold it back for most of its head start.
+    interval = sys.getswitchinterval()
+
+    def prepare_here() -> None:
+        try:
             prepare()
         except Exception:  # the run meets it again and says what it is
             pass
+        finally:
+            sys.setswitchinterval(interval)
 
-    threading.Thread(target=prepare, name="launchbay-prepare", daemon=True).start()
+    sys.setswitchinterval(min(interval, 0.0002))
+    threading.Thread(target=prepare_here, name="launchbay-prepare", daemon=True).start()
 
 
 def run_simple(run: SimpleRun) -> int | None:
     """Run a plain process from the parsed flags, as ``launchbay run`` does
     through the framework; None when it cannot (no file descriptors to hand
-    the child), and the full CLI takes over."""
-    _prepare_supervisor_meanwhile()
+    the child), and the full CLI takes over. The caller has started
+    ``prepare_supervisor_meanwhile``, as early as it can."""
     from launchbay import settings
     from launchbay._internal.process import runner
     from launchbay._internal.process.spec import build_spec

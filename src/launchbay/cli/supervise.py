@@ -81,10 +81,11 @@ def run_process(
     """A local process run in the foreground without an event loop. Returns
     its outcome and, when a signal stopped it, launchbay's exit code."""
     from launchbay._internal.loggers import PROCESS, logger_for
-    from launchbay._internal.process import runner
+    from launchbay._internal.process import runner, workdir
     from launchbay._internal.process.signalwait import wait_with_signals
 
     runner.SUPERVISOR.claims_orphans = True
+    workdir.REMOVER.in_background = False  # one run, then exit (which would wait for it)
     raise_open_file_limit()
     policy = SignalPolicy(grace_seconds)
 

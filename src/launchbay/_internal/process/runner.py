@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from launchbay._internal import pids
 from launchbay._internal.exits import ExitReason, signal_name
-from launchbay._internal.process import containment, procfs, startgate
+from launchbay._internal.process import containment, procfs
 from launchbay._internal.process.registry import REGISTRY, RunEntry, entries_for, note_stopping
 from launchbay._internal.process.spec import ProcessSpec, display_name
 from launchbay._internal.process.supervisor import SUPERVISOR
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskStatus
 
     from launchbay._internal.output import OutputRelay
+    from launchbay._internal.process.startgate import StartGate
 
 # Liveness polls start fast (a process that exits on SIGTERM is seen within
 # milliseconds) and back off to at most once a second.
@@ -483,6 +484,8 @@ async def run(
     output too), and stop the tree if cancelled or timed out."""
     import anyio
 
+    from launchbay._internal.process import startgate  # here: only the loop has a start gate
+
     current = _Run(spec, logger)
     gate = startgate.current()
     popen = await _start_when_possible(current, relay, gate)
@@ -520,9 +523,7 @@ async def _wait_within_timeout(current: _Run, popen: subprocess.Popen[bytes]) ->
     return popen.wait()
 
 
-async def _start_when_possible(
-    current: _Run, relay: OutputRelay, gate: startgate.StartGate
-) -> subprocess.Popen[bytes]:
+async def _start_when_possible(current: _Run, relay: OutputRelay, gate: StartGate) -> subprocess.Popen[bytes]:
     """Start the run when the gate lets it (see ``startgate``); with no file
     descriptor free, once another run of this loop has ended."""
     while True:

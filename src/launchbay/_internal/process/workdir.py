@@ -72,6 +72,9 @@ class _DirectoryRemover:
         self._lock = threading.Lock()
         self._queue: Any = None
         self._owner = -1  # the pid whose thread serves the queue (a fork needs its own)
+        # False in a process that makes one run and exits (the CLI's fast path):
+        # it would wait for the thread at exit anyway, so it removes in place.
+        self.in_background = True
 
     def remove(self, path: str) -> None:
         parent, name = os.path.split(path)
@@ -83,7 +86,10 @@ class _DirectoryRemover:
         except OSError:
             remove_directory(path)  # cannot rename here: remove in place
             return
-        self._submit(hidden)
+        if self.in_background:
+            self._submit(hidden)
+        else:
+            remove_directory(hidden)
 
     def _submit(self, path: str) -> None:
         with self._lock:
