@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from launchbay._internal.process.startgate import StartGate
 
 # Liveness polls start fast (a process that exits on SIGTERM is seen within
-# milliseconds) and back off to at most once a second.
-_FIRST_POLL_SECONDS = 0.002
+# a fraction of a millisecond) and back off to at most once a second.
+_FIRST_POLL_SECONDS = 0.0002
 _MAX_POLL_SECONDS = 1.0
 
 _WINDOWS_CTRL_C_STATUS = 0xC000013A
@@ -160,6 +160,7 @@ class _Run:
         self.temporary: str | None = None  # a fresh working directory, removed at the end
         self._named = False  # register() has run
         self.in_registry = False
+        self._tree_gone = False  # register() saw the leader exited and its cgroup empty
         self.pidfd = -1  # the leader's pidfd, on the event loop
         self.stopped_by: ExitReason | None = None  # set when launchbay stopped it
 
@@ -202,6 +203,9 @@ class _Run:
         entry = self._identify()
         self._named = True
         if _exited(entry.pid) and not self.scope.has_members():
+            # An empty cgroup stays empty (nothing is left in it to fork): the
+            # end need not look again. A session's members are not so exact.
+            self._tree_gone = self.scope.mechanism != "session"
             return
         REGISTRY.add(entry)
         self.in_registry = True
@@ -287,7 +291,7 @@ class _Run:
             return True
         self.register()
         self.popen.poll()
-        if self.scope.has_members():
+        if not self._tree_gone and self.scope.has_members():
             assert self.entry is not None
             deadline = REGISTRY.stopping_deadline(self.entry) if self.in_registry else None
             if deadline is None:
