@@ -172,6 +172,14 @@ def test_stuck_reasons() -> None:
         assert stuck_on(pod) == Stuck(f"{reason}: details", exit_reason)
     creating = PodState.from_raw(raw_pod(container={"waiting": {"reason": "ContainerCreating"}}))
     assert stuck_on(creating) is None
+    # A busy kubelet's cache lagging is not the pod's configuration: its next try tells.
+    lagging = {
+        "waiting": {
+            "reason": "CreateContainerConfigError",
+            "message": "failed to sync secret cache: timed out waiting for the condition",
+        }
+    }
+    assert stuck_on(PodState.from_raw(raw_pod(container=lagging))) is None
     unschedulable = PodState.from_raw(
         raw_pod(
             conditions=[

@@ -25,6 +25,10 @@ STUCK_WAITING_REASONS = {
     "ErrImageNeverPull": ExitReason.IMAGE_PULL_FAILED,
     "CreateContainerConfigError": ExitReason.CONFIG_ERROR,
 }
+# A CreateContainerConfigError whose message starts so ("failed to sync secret
+# cache: timed out waiting for the condition") is the kubelet's cache lagging
+# under load, not the pod's configuration: not a cause to fail on.
+_KUBELET_CACHE_HICCUP = "failed to sync "
 UNSCHEDULABLE = "Unschedulable"
 # Pod reasons (status.reason) of a pod that something outside it stopped.
 EVICTION_POD_REASONS = frozenset({"Evicted", "Preempting", "Shutdown", "NodeLost", "Terminated"})
@@ -363,6 +367,8 @@ def stuck_on(pod: PodState) -> Stuck | None:
         return None
     for container in (*pod.init_containers, *pod.containers):
         if container.state == "waiting" and container.reason in STUCK_WAITING_REASONS:
+            if (container.message or "").startswith(_KUBELET_CACHE_HICCUP):
+                continue  # the kubelet's own delay (a busy node): its next try says what is wrong
             return Stuck(
                 _describe(container.reason, container.message), STUCK_WAITING_REASONS[container.reason]
             )
